@@ -1,0 +1,54 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './usage.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** A command's parsed flags. */
+export interface Flags {
+  help: boolean;
+  /** The value of a string flag, if given. */
+  string(name: string): string | undefined;
+  /** Whether a boolean flag was given. */
+  bool(name: string): boolean;
+}
+
+/**
+ * Parses a command's flags strictly (`strings` take a value, `booleans` do not); unknown flags and
+ * stray arguments are usage errors.
+ */
+export function parseFlags(command: string, argv: string[], strings: string[], booleans: string[] = []): Flags {
+  const options: Options = { help: { type: 'boolean', short: 'h' } };
+  for (const name of strings) options[name] = { type: 'string' };
+  for (const name of booleans) options[name] = { type: 'boolean' };
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  try {
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError(`skiplock ${command}: ${(error as Error).message}`);
+  }
+  return {
+    help: values.help === true,
+    string: (name) => {
+      const value = values[name];
+      return typeof value === 'string' ? value : undefined;
+    },
+    bool: (name) => values[name] === true,
+  };
+}
+
+/** Parses `--concurrency`-style positive integers. */
+export function positiveInteger(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+  return parsed;
+}
+
+/** DATABASE_URL, or a usage error saying how to set it. */
+export function databaseUrl(command: string): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    throw new UsageError(`skiplock ${command}: DATABASE_URL is not set (e.g. DATABASE_URL=postgres://postgres@localhost:5432/app)`);
+  }
+  return url;
+}

@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import { Skiplock } from 'skiplock';
+import { parseFlags, positiveInteger } from '../args.js';
+import { buildReport, demoJobs, importFile, sendWelcome, syncPartner } from '../demo-jobs.js';
+import { startEmbeddedPostgres, type RunningPostgres } from '../embedded-postgres.js';
+import { cliLogger } from '../logging.js';
+import { exitOnSignal } from '../signals.js';
+import { DEV_HELP } from '../usage.js';
+
+const STATES = ['available', 'scheduled', 'running', 'retryable', 'completed', 'discarded'] as const;
+
+async function progressLine(skiplock: Skiplock): Promise<{ line: string; unfinished: number }> {
+  const { rows } = await skiplock.pool.query<{ state: string; count: number }>(
+    `SELECT state, sum(count)::int AS count FROM "${skiplock.schema}".queue_stats GROUP BY state`,
+  );
+  const counts = new Map(rows.map((row) => [row.state, row.count]));
+  const line = STATES.map((state) => `${counts.get(state) ?? 0} ${state}`).join(' · ');
+  const unfinished = ['available', 'scheduled', 'running', 'retryable'].reduce((n, s) => n + (counts.get(s) ?? 0), 0);
+  return { line, unfinished };
+}
+
+/** `skiplock dev`: embedded Postgres (unless DATABASE_URL), demo jobs, a worker, progress. */
+export async function devCommand(argv: string[]): Promise<void> {
+  const flags = parseFlags('dev', argv, ['port'], ['once']);
+  if (flags.help) {
+    process.stdout.write(`${DEV_HELP}\n`);
+    return;
+  }
+  const logger = cliLogger();
+  let server: RunningPostgres | undefined;
+  let url = process.env.DATABASE_URL;
+  if (url) {
+    logger.info('using the database in DATABASE_URL');
+  } else {
+    const dataDir = join(process.cwd(), '.skiplock', 'pgdata');
+    logger.info({ dataDir }, 'starting an embedded PostgreSQL (first start takes a few seconds)');
+    server = await startEmbeddedPostgres({ dataDir, port: positiveInteger('--port', flags.string('port'), 54329), database: 'skiplock', logger });
+    url = server.url;
+    logger.info({ url }, 'embedded PostgreSQL is up');
+  }
+  const skiplock = new Skiplock({ connectionString: url, logger });
+  const worker = skiplock.worker({ jobs: demoJobs, queues: ['default', 'mailers'], concurrency: 5, pollInterval: '500ms' });
+  let ticker: NodeJS.Timeout | undefined;
+  const shutdown = async () => {
+    clearInterval(ticker);
+    await worker.stop({ timeout: '10s' });
+    await skiplock.close();
+    await server?.stop();
+  };
+  exitOnSignal(logger, shutdown);
+
+  await skiplock.migrate();
+  const results = await skiplock.performAllLater(undefined, [
+    ...['ada', 'grace', 'linus', 'barbara', 'ken'].map((userId) => sendWelcome.with({ userId })),
+    syncPartner.with({ partner: 'acme' }),
+    buildReport.with({ report: 'daily-signups' }, { wait: '5s' }),
+    buildReport.with({ report: 'weekly-revenue' }, { wait: '10s' }),
+    importFile.with({ path: '/tmp/customers.csv' }),
+  ]);
+  logger.info({ jobs: results.length }, 'demo jobs enqueued; Ctrl-C to stop');
+  await worker.start();
+
+  let last = '';
+  ticker = setInterval(() => {
+    progressLine(skiplock).then(({ line, unfinished }) => {
+      if (line !== last) process.stdout.write(`progress: ${line}\n`);
+      last = line;
+      if (flags.bool('once') && unfinished === 0) {
+        clearInterval(ticker);
+        process.stdout.write('every demo job has finished\n');
+        shutdown().then(() => process.exit(0), () => process.exit(1));
+      }
+    }, (error: unknown) => logger.warn({ err: error }, 'could not read progress'));
+  }, 500);
+}

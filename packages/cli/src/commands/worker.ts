@@ -1,0 +1,42 @@
+import { Skiplock, toMs } from 'skiplock';
+import { databaseUrl, parseFlags, positiveInteger } from '../args.js';
+import { loadJobs } from '../load-jobs.js';
+import { cliLogger } from '../logging.js';
+import { exitOnSignal } from '../signals.js';
+import { UsageError, WORKER_HELP } from '../usage.js';
+
+/** `skiplock worker --jobs <module>`: runs the module's job definitions until a signal. */
+export async function workerCommand(argv: string[]): Promise<void> {
+  const flags = parseFlags('worker', argv, ['jobs', 'queues', 'concurrency', 'schema', 'shutdown-timeout']);
+  if (flags.help) {
+    process.stdout.write(`${WORKER_HELP}\n`);
+    return;
+  }
+  const jobsModule = flags.string('jobs');
+  if (!jobsModule) throw new UsageError('skiplock worker: --jobs <module> is required (see skiplock worker --help)');
+  const concurrency = positiveInteger('--concurrency', flags.string('concurrency'), 10);
+  const queues = flags.string('queues')?.split(',').map((q) => q.trim()).filter((q) => q.length > 0);
+  if (queues?.length === 0) throw new UsageError('--queues names no queue');
+  let shutdownMs: number;
+  try {
+    shutdownMs = toMs(flags.string('shutdown-timeout') ?? '30s', '--shutdown-timeout');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const url = databaseUrl('worker');
+  const jobs = await loadJobs(jobsModule);
+  const logger = cliLogger();
+  const skiplock = new Skiplock({
+    connectionString: url,
+    schema: flags.string('schema'),
+    logger,
+    poolSize: Math.max(4, Math.min(concurrency, 20)),
+  });
+  const worker = skiplock.worker({ jobs, queues, concurrency });
+  exitOnSignal(logger, async () => {
+    await worker.stop({ timeout: shutdownMs });
+    await skiplock.close();
+  });
+  await skiplock.migrate();
+  await worker.start();
+}

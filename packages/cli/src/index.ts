@@ -1,0 +1,7 @@
+/**
+ * Programmatic pieces of the Skiplock CLI.
+ *
+ * @packageDocumentation
+ */
+export { startEmbeddedPostgres, type EmbeddedPostgresOptions, type RunningPostgres } from './embedded-postgres.js';
+export { loadJobs } from './load-jobs.js';

@@ -1,0 +1,44 @@
+import { CompiledQuery } from 'kysely';
+
+/** Anything with pg's `query(text, values)`: a `pg.Client`, `pg.PoolClient` or `pg.Pool`. */
+export interface PgQueryable {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/** A Kysely instance or transaction (anything with `executeQuery`). */
+export interface KyselyExecutor {
+  executeQuery(query: CompiledQuery): Promise<{ rows: unknown[] }>;
+}
+
+/**
+ * Where an enqueue runs. Pass the client or transaction your domain writes use and the job row
+ * joins that transaction: commit and the job exists, roll back and it never did.
+ */
+export type Database = PgQueryable | KyselyExecutor;
+
+/** The one way Skiplock's SQL reaches a connection, whatever the caller handed in. */
+export interface Queryable {
+  query<Row>(text: string, params: readonly unknown[]): Promise<Row[]>;
+}
+
+function isKysely(db: Database): db is KyselyExecutor {
+  return typeof (db as Partial<KyselyExecutor>).executeQuery === 'function';
+}
+
+/** Wraps a pg client/pool or a Kysely instance/transaction. */
+export function toQueryable(db: Database): Queryable {
+  if (isKysely(db)) {
+    return {
+      async query<Row>(text: string, params: readonly unknown[]) {
+        const result = await db.executeQuery(CompiledQuery.raw(text, [...params]));
+        return result.rows as Row[];
+      },
+    };
+  }
+  return {
+    async query<Row>(text: string, params: readonly unknown[]) {
+      const result = await db.query(text, [...params]);
+      return result.rows as Row[];
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import type { Database } from './db.js';
+import type { EnqueueResult, JobRequest } from './definition.js';
+import { ConfigError } from './errors.js';
+
+/** What `performLater` needs from a Skiplock instance. */
+export interface Enqueuer {
+  enqueueOne(request: JobRequest, db: Database | undefined): Promise<EnqueueResult>;
+}
+
+let current: Enqueuer | undefined;
+
+/** Makes `enqueuer` the one `performLater` uses (the first `new Skiplock` does this). */
+export function setDefaultEnqueuer(enqueuer: Enqueuer | undefined): void {
+  current = enqueuer;
+}
+
+/** The current default, if any. */
+export function currentDefaultEnqueuer(): Enqueuer | undefined {
+  return current;
+}
+
+/** The error for a `performLater` with neither a `db` nor a Skiplock instance to use. */
+export function missingInstanceError(jobName: string): ConfigError {
+  return new ConfigError(
+    `job "${jobName}": performLater needs { db } or a Skiplock instance; create one with new Skiplock({ connectionString }) first`,
+  );
+}

@@ -1,0 +1,25 @@
+import { ConfigError } from './errors.js';
+
+/** A duration: milliseconds as a number, or a string such as `'250ms'`, `'30s'`, `'10m'`, `'2h'`, `'1d'`. */
+export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/**
+ * Converts a {@link Duration} to milliseconds.
+ *
+ * @throws ConfigError when the value is negative, not finite, or not in the accepted format.
+ */
+export function toMs(value: Duration | string, what = 'duration'): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) {
+      throw new ConfigError(`${what} must be a non-negative number of milliseconds, got ${value}`);
+    }
+    return value;
+  }
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
+  if (!match) {
+    throw new ConfigError(`${what} must look like 500ms, 30s, 10m, 2h or 1d, got "${value}"`);
+  }
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}

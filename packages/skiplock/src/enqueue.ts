@@ -1,0 +1,138 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type { Queryable } from './db.js';
+import { queueNameProblem, type EnqueueResult, type JobRequest } from './definition.js';
+import { toMs } from './duration.js';
+import { EnqueueError, JobPayloadError } from './errors.js';
+import { isValidQueueName } from './identifiers.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJsonObject } from './payload.js';
+import { findByUniqueKeysSql, insertJobsSql } from './sql/enqueue.js';
+
+/** Per-instance settings an enqueue needs. */
+export interface EnqueueConfig {
+  /** The quoted schema name. */
+  readonly quotedSchema: string;
+  /** Cap on a job's serialized arguments. */
+  readonly maxPayloadBytes: number;
+}
+
+/** The defaults: schema `skiplock`, 1 MiB payloads. */
+export const DEFAULT_ENQUEUE_CONFIG: EnqueueConfig = {
+  quotedSchema: '"skiplock"',
+  maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
+};
+
+interface InsertedRow {
+  ord: number;
+  unique_key: string | null;
+  state: 'available' | 'scheduled' | null;
+  id: string | null;
+}
+
+/** Renders a Standard Schema issue path as `args.a[0].b`. */
+function issuePath(issue: StandardSchemaV1.Issue): string {
+  let path = 'args';
+  for (const segment of issue.path ?? []) {
+    const key = typeof segment === 'object' ? segment.key : segment;
+    path += typeof key === 'number' ? `[${key}]` : `.${String(key)}`;
+  }
+  return path;
+}
+
+/**
+ * Checks `args` against the job's schema, if any, and returns the validated output.
+ *
+ * @throws JobPayloadError naming the first failing path.
+ */
+export async function validateArgs(request: Pick<JobRequest, 'job' | 'args'>): Promise<unknown> {
+  const schema = request.job.schema as StandardSchemaV1 | undefined;
+  if (!schema) return request.args;
+  const result = await schema['~standard'].validate(request.args);
+  if (result.issues) {
+    const [first] = result.issues;
+    const more = result.issues.length > 1 ? ` (and ${result.issues.length - 1} more issues)` : '';
+    throw new JobPayloadError(
+      request.job.name,
+      first ? issuePath(first) : 'args',
+      `fails the job's schema: ${first?.message ?? 'invalid'}${more}`,
+    );
+  }
+  return result.value;
+}
+
+function checkInteger(name: string, what: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new EnqueueError(name, `${what} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+}
+
+/** Validates one request and renders it as the JSON the insert statement reads. */
+async function toInputRow(request: JobRequest, ord: number, config: EnqueueConfig): Promise<string> {
+  const { job, options } = request;
+  const name = job.name;
+  await validateArgs(request);
+  const argsJson = serializeJsonObject(name, request.args, config.maxPayloadBytes, 'args');
+  const queue = options.queue ?? job.queue;
+  if (!isValidQueueName(queue)) throw new EnqueueError(name, queueNameProblem(queue));
+  const priority = options.priority ?? job.priority;
+  checkInteger(name, 'priority', priority, -32768, 32767);
+  const maxAttempts = options.maxAttempts ?? job.maxAttempts;
+  checkInteger(name, 'maxAttempts', maxAttempts, 1, 1_000_000);
+  if (options.runAt !== undefined && options.wait !== undefined) {
+    throw new EnqueueError(name, 'give either runAt or wait, not both');
+  }
+  if (options.runAt !== undefined && !(options.runAt instanceof Date && !Number.isNaN(options.runAt.getTime()))) {
+    throw new EnqueueError(name, 'runAt must be a valid Date');
+  }
+  const uniqueKey = options.uniqueKey ?? null;
+  if (uniqueKey !== null && (typeof uniqueKey !== 'string' || uniqueKey.length === 0)) {
+    throw new EnqueueError(name, 'uniqueKey must be a non-empty string');
+  }
+  const metadataJson = serializeJsonObject(name, options.metadata ?? {}, config.maxPayloadBytes, 'metadata');
+  const scalar = JSON.stringify({
+    ord,
+    name,
+    queue,
+    priority,
+    max_attempts: maxAttempts,
+    run_at: options.runAt?.toISOString() ?? null,
+    wait_ms: options.wait === undefined ? null : toMs(options.wait, `job "${name}" wait`),
+    unique_key: uniqueKey,
+  });
+  // Splice the already-serialized JSON in rather than parsing and serializing it again.
+  return `${scalar.slice(0, -1)},"args":${argsJson},"metadata":${metadataJson}}`;
+}
+
+/**
+ * Validates and inserts `requests` in one round trip on `db`, returning one result per request in
+ * order. Nothing is inserted when any request is invalid.
+ */
+export async function enqueueRequests(
+  db: Queryable,
+  config: EnqueueConfig,
+  requests: readonly JobRequest[],
+): Promise<EnqueueResult[]> {
+  if (requests.length === 0) return [];
+  const rows = await Promise.all(requests.map((request, ord) => toInputRow(request, ord, config)));
+  const inserted = await db.query<InsertedRow>(insertJobsSql(config.quotedSchema), [`[${rows.join(',')}]`]);
+  const firstIdByKey = new Map<string, string>();
+  for (const row of inserted) {
+    if (row.state !== null && row.unique_key !== null && row.id !== null) firstIdByKey.set(row.unique_key, row.id);
+  }
+  const missing = inserted.filter((r) => r.id === null && !firstIdByKey.has(r.unique_key ?? ''));
+  if (missing.length > 0) {
+    const found = await db.query<{ unique_key: string; id: string }>(findByUniqueKeysSql(config.quotedSchema), [
+      missing.map((r) => r.unique_key),
+    ]);
+    for (const row of found) firstIdByKey.set(row.unique_key, row.id);
+  }
+  return inserted.map((row, index): EnqueueResult => {
+    const request = requests[index] as JobRequest;
+    const base = { name: request.job.name, queue: request.options.queue ?? request.job.queue };
+    if (row.state !== null && row.id !== null) return { status: 'enqueued', id: row.id, state: row.state, ...base };
+    const id = row.id ?? firstIdByKey.get(row.unique_key ?? '');
+    if (id === undefined) {
+      throw new EnqueueError(base.name, `unique key "${row.unique_key}" was taken and then released before it could be read; enqueue again`);
+    }
+    return { status: 'duplicate', id, ...base };
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * Stable error codes. Match on `error.code` rather than `instanceof`: two copies of the package in
+ * one process would otherwise disagree about classes.
+ */
+export type SkiplockErrorCode =
+  | 'CONFIG'
+  | 'JOB_PAYLOAD'
+  | 'ENQUEUE'
+  | 'SCHEMA_VERSION'
+  | 'JOB_TIMEOUT'
+  | 'DISCARD_JOB'
+  | 'RETRY_JOB';
+
+/** Base class of every error Skiplock throws on purpose. */
+export class SkiplockError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: SkiplockErrorCode;
+
+  constructor(code: SkiplockErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Invalid configuration: a bad schema name, a pool too small, an unparsable duration. */
+export class ConfigError extends SkiplockError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONFIG', message, options);
+  }
+}
+
+/**
+ * A job's arguments cannot be stored: they fail the job's schema, are not plain JSON (BigInt, NaN,
+ * functions, class instances, cycles) or exceed the size limit. Nothing is enqueued.
+ */
+export class JobPayloadError extends SkiplockError {
+  /** The job's name. */
+  readonly jobName: string;
+  /** Where in the arguments the problem is, e.g. `args.user.createdAt`. */
+  readonly path: string;
+
+  constructor(jobName: string, path: string, problem: string, options?: { cause?: unknown }) {
+    super('JOB_PAYLOAD', `job "${jobName}": ${path} ${problem}`, options);
+    this.jobName = jobName;
+    this.path = path;
+  }
+}
+
+/** Enqueue options that make no sense (bad queue name, runAt with wait, bad priority …). */
+export class EnqueueError extends SkiplockError {
+  /** The job's name. */
+  readonly jobName: string;
+
+  constructor(jobName: string, problem: string, options?: { cause?: unknown }) {
+    super('ENQUEUE', `cannot enqueue job "${jobName}": ${problem}`, options);
+    this.jobName = jobName;
+  }
+}
+
+/** The database holds a Skiplock schema that is newer than this code. */
+export class SchemaVersionError extends SkiplockError {
+  constructor(message: string) {
+    super('SCHEMA_VERSION', message);
+  }
+}
+
+/** A job ran past its `timeout`; its `ctx.signal` was aborted and the attempt failed. */
+export class JobTimeoutError extends SkiplockError {
+  constructor(jobName: string, timeoutMs: number) {
+    super('JOB_TIMEOUT', `job "${jobName}" timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** Throw from a handler to give the job up at once (state `discarded`), whatever attempts remain. */
+export class DiscardJob extends SkiplockError {
+  constructor(message = 'discarded by handler', options?: { cause?: unknown }) {
+    super('DISCARD_JOB', message, options);
+  }
+}
+
+/** Throw from a handler to fail this attempt and retry after `wait` (ms) instead of the backoff. */
+export class RetryJob extends SkiplockError {
+  /** Delay before the next attempt, in milliseconds; the job's backoff when absent. */
+  readonly waitMs: number | undefined;
+
+  constructor(message = 'retry requested by handler', options?: { waitMs?: number; cause?: unknown }) {
+    super('RETRY_JOB', message, options);
+    this.waitMs = options?.waitMs;
+  }
+}
+
+/** True when `error` is a Skiplock error with `code`, whichever copy of the package threw it. */
+export function hasCode(error: unknown, code: SkiplockErrorCode): boolean {
+  return (
+    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code &&
+    error instanceof Error
+  );
+}

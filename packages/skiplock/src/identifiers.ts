@@ -1,0 +1,27 @@
+import { ConfigError } from './errors.js';
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,49}$/;
+const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$/;
+
+/**
+ * Checks a schema name (lower-case letters, digits and `_`, at most 50 characters, not starting with
+ * a digit) and returns it double-quoted for SQL.
+ */
+export function quoteSchema(schema: string): string {
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new ConfigError(
+      `schema name "${schema}" is not allowed: use lower-case letters, digits and _ (at most 50, not starting with a digit)`,
+    );
+  }
+  return `"${schema}"`;
+}
+
+/** True for queue names Skiplock stores: letters, digits and `_ . : / -`, 1 to 128 characters. */
+export function isValidQueueName(queue: string): boolean {
+  return QUEUE_NAME.test(queue);
+}
+
+/** The LISTEN/NOTIFY channel a schema's jobs table notifies on (matches the `notify_jobs` trigger). */
+export function jobsChannel(schema: string): string {
+  return `${schema}.jobs`;
+}

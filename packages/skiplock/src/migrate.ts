@@ -1,0 +1,79 @@
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { runner } from 'node-pg-migrate';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { SchemaVersionError } from './errors.js';
+
+/** Where the package's migrations are (copied from the repository's `migrations/` at build). */
+const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
+
+/** node-pg-migrate's bookkeeping table, inside the Skiplock schema. */
+const MIGRATIONS_TABLE = 'skiplock_migrations';
+
+/** The migration names this code knows, in order. */
+export function knownMigrations(): string[] {
+  return readdirSync(MIGRATIONS_DIR)
+    .filter((file) => file.endsWith('.sql'))
+    .map((file) => file.slice(0, -'.sql'.length))
+    .sort();
+}
+
+/** What a migrate call did. */
+export interface MigrateResult {
+  /** Names of the migrations applied by this call (empty when the schema was up to date). */
+  applied: string[];
+}
+
+async function appliedMigrations(client: pg.ClientBase, schema: string): Promise<string[]> {
+  const exists = await client.query<{ found: boolean }>(
+    `SELECT to_regclass($1) IS NOT NULL AS found`,
+    [`"${schema}".${MIGRATIONS_TABLE}`],
+  );
+  if (!exists.rows[0]?.found) return [];
+  const result = await client.query<{ name: string }>(`SELECT name FROM "${schema}".${MIGRATIONS_TABLE}`);
+  return result.rows.map((row) => row.name);
+}
+
+/**
+ * Applies pending migrations to `schema` (already validated) under a session advisory lock, so that
+ * replicas starting together wait for each other instead of failing. Refuses a schema that holds
+ * migrations this code does not know (the database is newer than the code).
+ */
+export async function migrateSchema(client: pg.ClientBase, schema: string, logger: Logger): Promise<MigrateResult> {
+  const lockKey = `skiplock.migrate:${schema}`;
+  await client.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
+  try {
+    const known = new Set(knownMigrations());
+    const unknown = (await appliedMigrations(client, schema)).filter((name) => !known.has(name));
+    if (unknown.length > 0) {
+      throw new SchemaVersionError(
+        `schema "${schema}" has migrations this version of skiplock does not know (${unknown.join(', ')}): ` +
+          'the database is newer than the code; upgrade the skiplock package',
+      );
+    }
+    const ran = await runner({
+      dbClient: client,
+      dir: MIGRATIONS_DIR,
+      schema,
+      createSchema: true,
+      migrationsTable: MIGRATIONS_TABLE,
+      direction: 'up',
+      count: Infinity,
+      noLock: true,
+      singleTransaction: true,
+      checkOrder: true,
+      logger: {
+        debug: (msg: string) => logger.debug(msg),
+        info: (msg: string) => logger.debug(msg),
+        warn: (msg: string) => logger.warn(msg),
+        error: (msg: string) => logger.error(msg),
+      },
+    });
+    const applied = ran.map((migration) => migration.name);
+    if (applied.length > 0) logger.info({ schema, applied }, 'migrations applied');
+    return { applied };
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]);
+  }
+}

@@ -1,0 +1,78 @@
+import { JobPayloadError } from './errors.js';
+
+/** A JSON value as Skiplock stores it. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** Default cap on a job's serialized arguments: 1 MiB. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+function describe(value: unknown): string {
+  if (typeof value === 'bigint') return `a BigInt (${value}n); pass it as a string`;
+  if (typeof value === 'number') return `${value}, which JSON cannot represent`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return 'a symbol';
+  if (value === undefined) return 'undefined';
+  if (value instanceof Date) return 'a Date; pass date.toISOString()';
+  const ctor = (value as { constructor?: { name?: string } }).constructor?.name ?? 'unknown';
+  return `an instance of ${ctor}; pass a plain object`;
+}
+
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function check(jobName: string, value: unknown, path: string, ancestors: Set<object>): void {
+  switch (typeof value) {
+    case 'boolean':
+      return;
+    case 'string':
+      // Postgres jsonb cannot store U+0000.
+      if (!value.includes('\u0000')) return;
+      throw new JobPayloadError(jobName, path, 'contains a NUL character (U+0000), which Postgres jsonb cannot store');
+    case 'number':
+      if (Number.isFinite(value)) return;
+      break;
+    case 'object':
+      if (value === null) return;
+      if (ancestors.has(value)) throw new JobPayloadError(jobName, path, 'refers back to itself (a cycle)');
+      if (Array.isArray(value)) {
+        ancestors.add(value);
+        value.forEach((item, index) => check(jobName, item, `${path}[${index}]`, ancestors));
+        ancestors.delete(value);
+        return;
+      }
+      if (isPlainObject(value)) {
+        ancestors.add(value);
+        for (const [key, item] of Object.entries(value)) {
+          // Like JSON.stringify, an undefined property is simply absent.
+          if (item !== undefined) check(jobName, item, `${path}.${key}`, ancestors);
+        }
+        ancestors.delete(value);
+        return;
+      }
+      break;
+  }
+  throw new JobPayloadError(jobName, path, `is ${describe(value)}`);
+}
+
+/**
+ * Serializes job arguments (or metadata) strictly: only plain objects, arrays, strings, finite numbers, booleans
+ * and null. Anything JSON would silently change (BigInt, NaN, Date, Map, class instances, functions,
+ * cycles) is refused, as is a payload larger than `maxBytes`.
+ *
+ * @throws JobPayloadError naming the job and the path of the offending value.
+ */
+export function serializeJsonObject(jobName: string, value: unknown, maxBytes: number, root = 'args'): string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || !isPlainObject(value)) {
+    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : describe(value);
+    throw new JobPayloadError(jobName, root, `must be a plain object, got ${got}`);
+  }
+  check(jobName, value, root, new Set());
+  const json = JSON.stringify(value);
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > maxBytes) {
+    throw new JobPayloadError(jobName, root, `is ${bytes} bytes of JSON, over the limit of ${maxBytes} bytes`);
+  }
+  return json;
+}

@@ -1,0 +1,23 @@
+import { toMs, type Duration } from './duration.js';
+
+/**
+ * How long to wait before the next attempt: `'polynomial'` (attempt⁴ seconds plus jitter, the
+ * default), a fixed {@link Duration}, or a function of the attempt that just failed returning ms.
+ */
+export type Backoff = 'polynomial' | Duration | ((attempt: number) => number);
+
+/**
+ * The default backoff: attempt⁴ seconds plus up to 10 % (at least 1 s) of random jitter, so that jobs
+ * that failed together do not all come back together. Attempt 1 → ~1 s, 5 → ~10 min, 10 → ~2.8 h.
+ */
+export function polynomialBackoff(attempt: number, random: () => number = Math.random): number {
+  const base = attempt ** 4 * 1000;
+  return Math.round(base + random() * Math.max(1000, base * 0.1));
+}
+
+/** The delay in ms before the attempt after `attempt`, under `backoff`. */
+export function retryDelayMs(backoff: Backoff, attempt: number): number {
+  if (backoff === 'polynomial') return polynomialBackoff(attempt);
+  if (typeof backoff === 'function') return Math.max(0, backoff(attempt));
+  return toMs(backoff, 'backoff');
+}

@@ -1,0 +1,140 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { toQueryable, type Database } from './db.js';
+import { currentDefaultEnqueuer, setDefaultEnqueuer, type Enqueuer } from './default-instance.js';
+import type { EnqueueOptions, EnqueueResult, JobDefinition, JobRequest } from './definition.js';
+import { enqueueRequests, type EnqueueConfig } from './enqueue.js';
+import { ConfigError } from './errors.js';
+import { jobsChannel, quoteSchema } from './identifiers.js';
+import { defaultLogger } from './logger.js';
+import { migrateSchema, type MigrateResult } from './migrate.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
+import { Worker, type WorkerOptions } from './worker/worker.js';
+
+/** Options of {@link Skiplock}. Give `connectionString` or `pool`. */
+export interface SkiplockOptions {
+  /** Postgres connection string; Skiplock then owns (and closes) its pool. */
+  connectionString?: string;
+  /** A pool of yours; {@link Skiplock.close} leaves it open. */
+  pool?: pg.Pool;
+  /** Size of the pool Skiplock creates from `connectionString` (10). */
+  poolSize?: number;
+  /** The schema holding Skiplock's tables (`skiplock`). Lower-case letters, digits and `_`. */
+  schema?: string;
+  /** A pino logger (default: JSON on stdout at `SKIPLOCK_LOG_LEVEL`, `info`). */
+  logger?: Logger;
+  /** Largest accepted serialized job arguments, in bytes (1 MiB). */
+  maxPayloadBytes?: number;
+  /** Become the instance `job.performLater` uses (true when no other instance is). */
+  default?: boolean;
+}
+
+/**
+ * A connection to one Skiplock schema: migrate it, enqueue into it, run workers on it.
+ *
+ * @example
+ * const skiplock = new Skiplock({ connectionString: process.env.DATABASE_URL });
+ * await skiplock.migrate();
+ * await sendWelcome.performLater({ userId }, { db: trx });
+ * const worker = skiplock.worker({ jobs: [sendWelcome], concurrency: 20 });
+ * await worker.start();
+ */
+export class Skiplock implements Enqueuer {
+  /** The schema name (unquoted). */
+  readonly schema: string;
+  /** The pool Skiplock queries through. */
+  readonly pool: pg.Pool;
+  /** The logger Skiplock and its workers log to. */
+  readonly logger: Logger;
+  readonly #ownsPool: boolean;
+  readonly #config: EnqueueConfig;
+  readonly #workers = new Set<Worker>();
+
+  constructor(options: SkiplockOptions) {
+    this.schema = options.schema ?? 'skiplock';
+    const quotedSchema = quoteSchema(this.schema);
+    if (options.pool && options.connectionString) throw new ConfigError('give either pool or connectionString, not both');
+    if (!options.pool && !options.connectionString) {
+      throw new ConfigError('Skiplock needs a connectionString (e.g. process.env.DATABASE_URL) or a pool');
+    }
+    this.logger = options.logger ?? defaultLogger();
+    this.#ownsPool = !options.pool;
+    this.pool =
+      options.pool ??
+      new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10, application_name: 'skiplock' });
+    if (this.#ownsPool) {
+      // An idle client losing its connection must not crash the process; the next query reconnects.
+      this.pool.on('error', (error) => this.logger.warn({ err: error }, 'idle database connection lost'));
+    }
+    const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 2) {
+      throw new ConfigError(`maxPayloadBytes must be a positive integer, got ${options.maxPayloadBytes}`);
+    }
+    this.#config = { quotedSchema, maxPayloadBytes };
+    if (options.default ?? !currentDefaultEnqueuer()) setDefaultEnqueuer(this);
+  }
+
+  /**
+   * Applies pending migrations (safe to call from every replica at once: they wait on an advisory
+   * lock). Refuses a schema newer than this code with a SchemaVersionError.
+   */
+  async migrate(): Promise<MigrateResult> {
+    const client = await this.pool.connect();
+    try {
+      return await migrateSchema(client, this.schema, this.logger);
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Enqueues one job. With `options.db` the insert joins that transaction.
+   *
+   * @example
+   * await skiplock.enqueue(sendWelcome, { userId }, { db: trx, wait: '10m' });
+   */
+  async enqueue<Input>(job: JobDefinition<Input, unknown>, args: Input, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    const { db, ...rest } = options;
+    return this.enqueueOne(job.with(args, rest), db);
+  }
+
+  /** @internal The single-job path `performLater` takes. */
+  async enqueueOne(request: JobRequest, db: Database | undefined): Promise<EnqueueResult> {
+    const [result] = await enqueueRequests(toQueryable(db ?? this.pool), this.#config, [request]);
+    return result as EnqueueResult;
+  }
+
+  /**
+   * Enqueues many jobs in one round trip, inside `db`'s transaction when given (else on the pool).
+   * Either every request is valid and all are inserted, or none is.
+   *
+   * @example
+   * await skiplock.performAllLater(trx, users.map((u) => sendWelcome.with({ userId: u.id })));
+   */
+  async performAllLater(db: Database | undefined, requests: readonly JobRequest[]): Promise<EnqueueResult[]> {
+    return enqueueRequests(toQueryable(db ?? this.pool), this.#config, requests);
+  }
+
+  /** Creates a worker (call `start()` on it) for these job definitions. */
+  worker(options: WorkerOptions): Worker {
+    const worker = new Worker(
+      {
+        pool: this.pool,
+        schema: this.schema,
+        quotedSchema: this.#config.quotedSchema,
+        channel: jobsChannel(this.schema),
+        logger: this.logger,
+      },
+      options,
+    );
+    this.#workers.add(worker);
+    return worker;
+  }
+
+  /** Stops this instance's workers and closes the pool if Skiplock created it. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#workers].map((worker) => worker.stop()));
+    if (currentDefaultEnqueuer() === this) setDefaultEnqueuer(undefined);
+    if (this.#ownsPool) await this.pool.end();
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Records many attempts' outcomes in one statement. Arrays: `$1` ids, `$2` attempts, `$3` new
+ * states (`completed`, `retryable`, `discarded`, or `available` for a job released unrun, whose
+ * attempt is given back), `$4` retry delays in ms, `$5` error entries (null on success); `$6` the
+ * worker id. Only rows still held by this worker at this attempt change: a stale write is a no-op.
+ * Returns the ids that changed.
+ */
+export function finishSql(schema: string): string {
+  return `
+UPDATE ${schema}.jobs j
+   SET state = u.state,
+       attempt = CASE WHEN u.state = 'available' THEN j.attempt - 1 ELSE j.attempt END,
+       finished_at = CASE WHEN u.state IN ('completed', 'discarded') THEN now() END,
+       run_at = CASE WHEN u.state = 'retryable' THEN now() + u.delay_ms * interval '1 millisecond'
+                     ELSE j.run_at END,
+       errors = CASE WHEN u.error IS NULL THEN j.errors
+                     ELSE j.errors || jsonb_build_array(u.error || jsonb_build_object('at', now())) END,
+       locked_by = NULL,
+       lease_expires_at = NULL
+  FROM unnest($1::bigint[], $2::int[], $3::text[], $4::float8[], $5::jsonb[])
+       AS u(id, attempt, state, delay_ms, error)
+ WHERE j.id = u.id
+   AND j.attempt = u.attempt
+   AND j.locked_by = $6
+   AND j.state = 'running'
+RETURNING j.id::text AS id`;
+}

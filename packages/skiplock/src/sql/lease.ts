@@ -1,0 +1,45 @@
+/**
+ * Heartbeat of worker `$1`: refreshes its row and extends the lease of the jobs it still holds
+ * (`$2` ids) by `$3` ms.
+ */
+export function heartbeatSql(schema: string): string {
+  return `
+WITH beat AS (
+  UPDATE ${schema}.workers SET last_heartbeat_at = now() WHERE id = $1
+)
+UPDATE ${schema}.jobs
+   SET lease_expires_at = now() + $3 * interval '1 millisecond'
+ WHERE id = ANY($2::bigint[]) AND locked_by = $1 AND state = 'running'`;
+}
+
+/**
+ * Rescues running jobs whose lease expired (their worker died, stalled or lost the database): back
+ * to `available` with an error entry, or `discarded` when their attempts are used up. At most `$1`
+ * rows per call; only rows whose lease is still expired at update time change, so a job that
+ * completed meanwhile is never touched. Returns the rescued rows.
+ */
+export function rescueSql(schema: string): string {
+  return `
+WITH expired AS MATERIALIZED (
+  SELECT id FROM ${schema}.jobs
+   WHERE state = 'running' AND lease_expires_at < now()
+   ORDER BY lease_expires_at
+   LIMIT $1
+   FOR UPDATE SKIP LOCKED
+)
+UPDATE ${schema}.jobs j
+   SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded' ELSE 'available' END,
+       finished_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
+       errors = j.errors || jsonb_build_array(jsonb_build_object(
+         'attempt', j.attempt, 'at', now(), 'name', 'LeaseExpired',
+         'message', 'lease expired on worker ' || coalesce(j.locked_by, 'unknown'),
+         'stack', NULL, 'worker', j.locked_by)),
+       locked_by = NULL,
+       lease_expires_at = NULL
+  FROM expired
+ WHERE j.id = expired.id
+RETURNING j.id::text AS id, j.name, j.queue, j.state`;
+}
+
+/** Takes the rescue lock for this transaction if no other worker holds it (`$1`: lock key). */
+export const TRY_MAINTENANCE_LOCK_SQL = `SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked`;

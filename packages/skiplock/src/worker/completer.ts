@@ -1,0 +1,122 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { infraBackoffMs, isTransientError } from '../infra-retry.js';
+import { finishSql } from '../sql/finish.js';
+import type { Outcome } from './outcome.js';
+
+interface Pending {
+  id: string;
+  attempt: number;
+  outcome: Outcome;
+}
+
+/** Options of the batched completer. */
+export interface CompleterOptions {
+  /** Most outcomes in one statement. */
+  maxBatch: number;
+  /** How long an outcome may wait for others to join its batch, in ms. */
+  flushDelayMs: number;
+  /** Attempts at a batch that keeps failing with a non-transient error before it is left to rescue. */
+  maxFailures: number;
+}
+
+/**
+ * Collects attempt outcomes and writes them in batches (one UPDATE per batch), flushing when a
+ * batch is full or `flushDelayMs` after its first outcome. One statement is in flight at a time;
+ * transient database errors keep the outcomes and retry with backoff.
+ */
+export class Completer {
+  readonly #pool: pg.Pool;
+  readonly #sql: string;
+  readonly #workerId: string;
+  readonly #logger: Logger;
+  readonly #options: CompleterOptions;
+  #buffer: Pending[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> | undefined;
+
+  constructor(pool: pg.Pool, quotedSchema: string, workerId: string, logger: Logger, options: CompleterOptions) {
+    this.#pool = pool;
+    this.#sql = finishSql(quotedSchema);
+    this.#workerId = workerId;
+    this.#logger = logger;
+    this.#options = options;
+  }
+
+  /** Outcomes not yet written. */
+  get pending(): number {
+    return this.#buffer.length;
+  }
+
+  /** Ids of jobs whose outcome is not yet written (their lease must still be kept alive). */
+  pendingIds(): string[] {
+    return this.#buffer.map((item) => item.id);
+  }
+
+  /** Queues an outcome for the next batch. */
+  push(id: string, attempt: number, outcome: Outcome): void {
+    this.#buffer.push({ id, attempt, outcome });
+    if (this.#buffer.length >= this.#options.maxBatch) this.#startFlush();
+    else this.#timer ??= setTimeout(() => this.#startFlush(), this.#options.flushDelayMs);
+  }
+
+  /** Writes everything queued so far; resolves when it is written (or given up to rescue). */
+  async flush(): Promise<void> {
+    while (this.#buffer.length > 0 || this.#flushing) {
+      this.#startFlush();
+      await this.#flushing;
+    }
+  }
+
+  #startFlush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#flushing || this.#buffer.length === 0) return;
+    this.#flushing = this.#flushLoop().finally(() => {
+      this.#flushing = undefined;
+      if (this.#buffer.length > 0) this.#timer ??= setTimeout(() => this.#startFlush(), this.#options.flushDelayMs);
+    });
+  }
+
+  async #flushLoop(): Promise<void> {
+    let failures = 0;
+    while (this.#buffer.length > 0) {
+      const batch = this.#buffer.splice(0, this.#options.maxBatch);
+      try {
+        await this.#write(batch);
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        if (!isTransientError(error) && failures >= this.#options.maxFailures) {
+          this.#logger.error({ err: error, jobIds: batch.map((b) => b.id) }, 'cannot record outcomes; the jobs will be rescued when their lease expires');
+          failures = 0;
+          continue;
+        }
+        this.#logger.warn({ err: error, size: batch.length }, 'recording outcomes failed; retrying');
+        this.#buffer.unshift(...batch);
+        await new Promise((resolve) => setTimeout(resolve, infraBackoffMs(failures)));
+      }
+    }
+  }
+
+  async #write(batch: Pending[]): Promise<void> {
+    const result = await this.#pool.query<{ id: string }>(this.#sql, [
+      batch.map((b) => b.id),
+      batch.map((b) => b.attempt),
+      batch.map((b) => b.outcome.state),
+      batch.map((b) => (b.outcome.state === 'retryable' ? b.outcome.delayMs : 0)),
+      batch.map((b) => ('error' in b.outcome ? JSON.stringify(b.outcome.error) : null)),
+      this.#workerId,
+    ]);
+    if (result.rows.length === batch.length) return;
+    const written = new Set(result.rows.map((row) => row.id));
+    for (const item of batch) {
+      if (!written.has(item.id)) {
+        this.#logger.warn(
+          { jobId: item.id, attempt: item.attempt, outcome: item.outcome.state },
+          'stale write ignored: the job is no longer held by this worker at this attempt',
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { infraBackoffMs } from '../infra-retry.js';
+
+/** Options of the LISTEN connection. */
+export interface NotifierOptions {
+  /** How to connect (a dedicated client, outside the pool). */
+  clientConfig: pg.ClientConfig;
+  /** The channel to LISTEN on. */
+  channel: string;
+  /** Called with the queue name carried by each notification. */
+  onQueue: (queue: string) => void;
+  /** Called after every (re)connect: jobs may have arrived while nobody listened. */
+  onConnect: () => void;
+  /** How often to check that the connection still answers, in ms. */
+  pingIntervalMs: number;
+  logger: Logger;
+}
+
+/**
+ * Holds one LISTEN connection and keeps it alive: a lost connection is reconnected with backoff
+ * and checked with a periodic ping. While it is down the worker keeps polling.
+ */
+export class Notifier {
+  readonly #options: NotifierOptions;
+  #client: pg.Client | undefined;
+  #stopped = false;
+  #pingTimer: NodeJS.Timeout | undefined;
+  #reconnecting: Promise<void> | undefined;
+
+  constructor(options: NotifierOptions) {
+    this.#options = options;
+  }
+
+  /** Connects (retrying in the background if the first attempt fails). */
+  async start(): Promise<void> {
+    try {
+      await this.#connect();
+    } catch (error) {
+      this.#options.logger.warn({ err: error }, 'LISTEN connection failed; polling until it is back');
+      this.#reconnect();
+    }
+    this.#pingTimer = setInterval(() => this.#ping(), this.#options.pingIntervalMs);
+    this.#pingTimer.unref();
+  }
+
+  /** Closes the connection for good. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#pingTimer);
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  async #connect(): Promise<void> {
+    const client = new pg.Client({ ...this.#options.clientConfig, application_name: 'skiplock-listener' });
+    client.on('error', (error) => this.#lost(client, error));
+    client.on('end', () => this.#lost(client, undefined));
+    client.on('notification', (message) => {
+      if (message.payload) this.#options.onQueue(message.payload);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.#options.channel.replaceAll('"', '""')}"`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.#stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.#client = client;
+    this.#options.onConnect();
+  }
+
+  #lost(client: pg.Client, error: Error | undefined): void {
+    if (this.#client !== client || this.#stopped) return;
+    this.#client = undefined;
+    this.#options.logger.warn({ err: error }, 'LISTEN connection lost; reconnecting');
+    client.end().catch(() => undefined);
+    this.#reconnect();
+  }
+
+  #reconnect(): void {
+    if (this.#reconnecting || this.#stopped) return;
+    this.#reconnecting = (async () => {
+      for (let failures = 0; !this.#stopped && !this.#client; failures += 1) {
+        await new Promise((resolve) => setTimeout(resolve, infraBackoffMs(failures)));
+        if (this.#stopped) return;
+        try {
+          await this.#connect();
+          this.#options.logger.info('LISTEN connection re-established');
+        } catch (error) {
+          this.#options.logger.debug({ err: error }, 'LISTEN reconnect failed');
+        }
+      }
+    })().finally(() => {
+      this.#reconnecting = undefined;
+    });
+  }
+
+  #ping(): void {
+    const client = this.#client;
+    if (!client) return;
+    client.query('SELECT 1').catch((error: unknown) => this.#lost(client, error as Error));
+  }
+}

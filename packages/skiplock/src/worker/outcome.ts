@@ -1,0 +1,65 @@
+import { inspect } from 'node:util';
+import { hasCode, type RetryJob } from '../errors.js';
+import { retryDelayMs, type Backoff } from '../retry-policy.js';
+
+/** One entry of a job's `errors` array (`at` is added by Postgres when it is written). */
+export interface ErrorEntry {
+  attempt: number;
+  name: string;
+  message: string;
+  stack: string | null;
+  worker: string;
+}
+
+/** What an attempt ended in, as the completer writes it. */
+export type Outcome =
+  | { state: 'completed' }
+  | { state: 'retryable'; delayMs: number; error: ErrorEntry }
+  | { state: 'discarded'; error: ErrorEntry }
+  /** Released unrun at shutdown: back to available, the attempt given back. */
+  | { state: 'available' };
+
+/** Postgres jsonb cannot hold U+0000; an error text must never make its own record fail. */
+function storable(text: string): string {
+  return text.replaceAll('\u0000', '\\u0000');
+}
+
+/** Renders anything a handler threw as a name, a never-empty message and a stack when there is one. */
+export function describeThrown(thrown: unknown): { name: string; message: string; stack: string | null } {
+  if (thrown instanceof Error) {
+    const name = storable(thrown.name || 'Error');
+    return {
+      name,
+      message: storable(thrown.message || `${name} with no message`),
+      stack: thrown.stack === undefined ? null : storable(thrown.stack),
+    };
+  }
+  const rendered =
+    typeof thrown === 'string'
+      ? thrown === ''
+        ? 'an empty string was thrown'
+        : thrown
+      : `${inspect(thrown, { depth: 3, breakLength: Infinity })} was thrown`;
+  return { name: 'NonError', message: storable(rendered), stack: null };
+}
+
+/** The facts about an attempt that decide what happens after it failed. */
+export interface FailedAttempt {
+  attempt: number;
+  maxAttempts: number;
+  backoff: Backoff;
+  worker: string;
+}
+
+/**
+ * Decides a failed attempt's fate: `DiscardJob` (or attempts used up) discards, `RetryJob` retries
+ * after its own wait, anything else retries after the job's backoff.
+ */
+export function failureOutcome(thrown: unknown, attempt: FailedAttempt): Outcome {
+  const error: ErrorEntry = { attempt: attempt.attempt, worker: attempt.worker, ...describeThrown(thrown) };
+  if (hasCode(thrown, 'DISCARD_JOB') || hasCode(thrown, 'JOB_PAYLOAD') || attempt.attempt >= attempt.maxAttempts) {
+    return { state: 'discarded', error };
+  }
+  const requested = hasCode(thrown, 'RETRY_JOB') ? (thrown as RetryJob).waitMs : undefined;
+  return { state: 'retryable', delayMs: requested ?? retryDelayMs(attempt.backoff, attempt.attempt), error };
+}

@@ -1,0 +1,282 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { AnyJobDefinition } from '../definition.js';
+import { queueNameProblem } from '../definition.js';
+import { toMs, type Duration } from '../duration.js';
+import { ConfigError } from '../errors.js';
+import { isValidQueueName } from '../identifiers.js';
+import { infraBackoffMs } from '../infra-retry.js';
+import { claimSql, type ClaimedRow } from '../sql/claim.js';
+import { heartbeatSql, rescueSql, TRY_MAINTENANCE_LOCK_SQL } from '../sql/lease.js';
+import { deregisterWorkerSql, forgetDeadWorkersSql, registerWorkerSql } from '../sql/workers.js';
+import { Completer } from './completer.js';
+import { execute, type Execution } from './executor.js';
+import { every } from './maintenance.js';
+import { Notifier } from './notifier.js';
+import { Wakeup } from './wakeup.js';
+
+/** Options of {@link Skiplock.worker}. */
+export interface WorkerOptions {
+  /** The job definitions this worker runs; rows with other names are never claimed. */
+  jobs: readonly AnyJobDefinition[];
+  /** Queues to serve (exact names). Default: every queue the definitions name. */
+  queues?: readonly string[];
+  /** Handlers running at once (10). */
+  concurrency?: number;
+  /** How often to look for due jobs without a notification ('1s'). */
+  pollInterval?: Duration;
+  /** How long a claimed job is held before rescue may take it back ('30s'); renewed while it runs. */
+  lease?: Duration;
+  /** Timeout for definitions that set none (none). */
+  jobTimeout?: Duration;
+  /** How often this worker tries to rescue expired leases ('5s'; one worker at a time does). */
+  rescueInterval?: Duration;
+  /** Most outcomes written in one statement (100). */
+  completionBatchSize?: number;
+  /** How long an outcome waits for others to share its write ('2ms'). */
+  completionFlushDelay?: Duration;
+  /** Worker id stored in `locked_by` (host-pid-random). */
+  id?: string;
+}
+
+/** Options of {@link Worker.stop}. */
+export interface StopOptions {
+  /** How long running jobs may take to finish before their signal is aborted ('30s'). */
+  timeout?: Duration;
+}
+
+/** What a worker needs from its Skiplock instance. */
+export interface WorkerEnvironment {
+  pool: pg.Pool;
+  schema: string;
+  quotedSchema: string;
+  channel: string;
+  logger: Logger;
+}
+
+const MIN_POOL_SIZE = 3;
+
+/**
+ * Claims batches of due jobs, runs up to `concurrency` handlers, and records their outcomes in
+ * batches. Create with {@link Skiplock.worker}.
+ */
+export class Worker {
+  /** This worker's id, as stored in `locked_by` and `skiplock.workers`. */
+  readonly id: string;
+  readonly #env: WorkerEnvironment;
+  readonly #definitions = new Map<string, AnyJobDefinition>();
+  readonly #queues: string[];
+  readonly #concurrency: number;
+  readonly #pollMs: number;
+  readonly #leaseMs: number;
+  readonly #rescueMs: number;
+  readonly #jobTimeoutMs: number | undefined;
+  readonly #logger: Logger;
+  readonly #completer: Completer;
+  readonly #notifier: Notifier;
+  readonly #wakeup = new Wakeup();
+  readonly #running = new Map<string, Execution>();
+  readonly #claimSql: string;
+  #lastClaimFull = false;
+  #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  #fetchLoop: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #stopTimers: Array<() => Promise<void>> = [];
+
+  constructor(env: WorkerEnvironment, options: WorkerOptions) {
+    this.#env = env;
+    if (options.jobs.length === 0) throw new ConfigError('worker: give at least one job definition in jobs');
+    for (const job of options.jobs) {
+      const other = this.#definitions.get(job.name);
+      if (other && other !== job) throw new ConfigError(`worker: two different definitions are named "${job.name}"`);
+      this.#definitions.set(job.name, job);
+    }
+    this.#queues = [...new Set(options.queues ?? options.jobs.map((job) => job.queue))];
+    if (this.#queues.length === 0) throw new ConfigError('worker: queues is empty');
+    for (const queue of this.#queues) {
+      if (!isValidQueueName(queue)) throw new ConfigError(`worker: ${queueNameProblem(queue)}`);
+    }
+    this.#concurrency = options.concurrency ?? 10;
+    if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
+      throw new ConfigError(`worker: concurrency must be a positive integer, got ${options.concurrency}`);
+    }
+    this.#pollMs = toMs(options.pollInterval ?? '1s', 'pollInterval');
+    this.#leaseMs = toMs(options.lease ?? '30s', 'lease');
+    this.#rescueMs = toMs(options.rescueInterval ?? '5s', 'rescueInterval');
+    this.#jobTimeoutMs = options.jobTimeout === undefined ? undefined : toMs(options.jobTimeout, 'jobTimeout');
+    this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.#logger = env.logger.child({ worker: this.id });
+    this.#claimSql = claimSql(env.quotedSchema);
+    this.#completer = new Completer(env.pool, env.quotedSchema, this.id, this.#logger, {
+      maxBatch: options.completionBatchSize ?? 100,
+      flushDelayMs: toMs(options.completionFlushDelay ?? '2ms', 'completionFlushDelay'),
+      maxFailures: 5,
+    });
+    this.#notifier = new Notifier({
+      clientConfig: env.pool.options,
+      channel: env.channel,
+      onQueue: (queue) => {
+        if (this.#queues.includes(queue)) this.#wakeup.notify();
+      },
+      onConnect: () => this.#wakeup.notify(),
+      pingIntervalMs: 30_000,
+      logger: this.#logger,
+    });
+  }
+
+  /** The queues this worker serves. */
+  get queues(): readonly string[] {
+    return this.#queues;
+  }
+
+  /** Registers the worker, starts listening and claiming. Resolves once it is running. */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new ConfigError(`worker ${this.id} was already started`);
+    const poolSize = this.#env.pool.options.max ?? 10;
+    if (poolSize < MIN_POOL_SIZE) {
+      throw new ConfigError(`worker: the pool allows ${poolSize} connections; a worker needs at least ${MIN_POOL_SIZE} (claim, complete, maintenance)`);
+    }
+    const { pool, quotedSchema } = this.#env;
+    await pool.query(registerWorkerSql(quotedSchema), [this.id, this.#queues, hostname(), process.pid]);
+    this.#state = 'running';
+    await this.#notifier.start();
+    this.#stopTimers = [
+      every(Math.max(100, this.#leaseMs / 3), 'heartbeat', this.#logger, () => this.#heartbeat()),
+      every(this.#rescueMs, 'rescue', this.#logger, () => this.#rescue()),
+    ];
+    this.#fetchLoop = this.#runFetchLoop();
+    this.#logger.info({ queues: this.#queues, jobs: [...this.#definitions.keys()], concurrency: this.#concurrency }, 'worker started');
+  }
+
+  /**
+   * Stops claiming at once, lets running jobs finish within `timeout`, then aborts their signal and
+   * puts them back (`available`, attempt not charged). Resolves when every outcome is written.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    this.#stopping ??= this.#stop(toMs(options.timeout ?? '30s', 'stop timeout'));
+    return this.#stopping;
+  }
+
+  async #stop(timeoutMs: number): Promise<void> {
+    if (this.#state === 'new') {
+      this.#state = 'stopped';
+      return;
+    }
+    this.#state = 'stopping';
+    this.#wakeup.notify();
+    await this.#fetchLoop;
+    if (this.#running.size > 0) {
+      this.#logger.info({ running: this.#running.size, timeoutMs }, 'waiting for running jobs');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...this.#running.values()].map((execution) => execution.outcome)),
+        new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    for (const [id, execution] of this.#running) {
+      this.#logger.warn({ jobId: id, name: execution.row.name }, 'shutdown timeout: aborting the job and putting it back');
+      execution.controller.abort(new Error('worker is shutting down'));
+      this.#completer.push(id, execution.row.attempt, { state: 'available' });
+    }
+    this.#running.clear();
+    await this.#completer.flush();
+    await Promise.all(this.#stopTimers.map((stopTimer) => stopTimer()));
+    await this.#notifier.stop();
+    await this.#env.pool.query(deregisterWorkerSql(this.#env.quotedSchema), [this.id]).catch((error: unknown) => {
+      this.#logger.warn({ err: error }, 'could not deregister the worker; its row will expire');
+    });
+    this.#state = 'stopped';
+    this.#logger.info('worker stopped');
+  }
+
+  async #runFetchLoop(): Promise<void> {
+    let failures = 0;
+    while (this.#state === 'running') {
+      const free = this.#concurrency - this.#running.size;
+      if (free <= 0 || this.#completer.pending >= this.#concurrency * 10) {
+        await this.#wakeup.wait(this.#pollMs);
+        continue;
+      }
+      let rows: ClaimedRow[];
+      try {
+        rows = await this.#claim(free);
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        this.#logger.warn({ err: error }, 'claim failed; retrying');
+        await this.#wakeup.wait(infraBackoffMs(failures));
+        continue;
+      }
+      for (const row of rows) this.#start(row);
+      this.#lastClaimFull = rows.length === free;
+      if (!this.#lastClaimFull) await this.#wakeup.wait(this.#pollMs);
+    }
+  }
+
+  async #claim(limit: number): Promise<ClaimedRow[]> {
+    const result = await this.#env.pool.query<ClaimedRow>({
+      name: `skiplock-claim-${this.#env.schema}`,
+      text: this.#claimSql,
+      values: [this.#queues, [...this.#definitions.keys()], limit, this.id, this.#leaseMs],
+    });
+    // Start in claim order: priority, then run_at, then id.
+    return result.rows.sort(
+      (a, b) => a.priority - b.priority || a.run_at.getTime() - b.run_at.getTime() || Number(BigInt(a.id) - BigInt(b.id)),
+    );
+  }
+
+  #start(row: ClaimedRow): void {
+    if (this.#state !== 'running') {
+      // Claimed while stopping: give it straight back.
+      this.#completer.push(row.id, row.attempt, { state: 'available' });
+      return;
+    }
+    const definition = this.#definitions.get(row.name) as AnyJobDefinition;
+    const execution = execute(definition, row, {
+      workerId: this.id,
+      logger: this.#logger,
+      defaultTimeoutMs: this.#jobTimeoutMs,
+    });
+    this.#running.set(row.id, execution);
+    void execution.outcome.then((outcome) => {
+      // Absent when shutdown already put the job back.
+      if (this.#running.get(row.id) !== execution) return;
+      this.#running.delete(row.id);
+      this.#completer.push(row.id, row.attempt, outcome);
+      if (this.#lastClaimFull) this.#wakeup.notify();
+    });
+  }
+
+  async #heartbeat(): Promise<void> {
+    const ids = [...this.#running.keys(), ...this.#completer.pendingIds()];
+    await this.#env.pool.query(heartbeatSql(this.#env.quotedSchema), [this.id, ids, this.#leaseMs]);
+  }
+
+  async #rescue(): Promise<void> {
+    const client = await this.#env.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const lock = await client.query<{ locked: boolean }>(TRY_MAINTENANCE_LOCK_SQL, [`skiplock.rescue:${this.#env.schema}`]);
+      if (lock.rows[0]?.locked) {
+        const rescued = await client.query<{ id: string; name: string; queue: string; state: string }>(
+          rescueSql(this.#env.quotedSchema),
+          [1000],
+        );
+        await client.query(forgetDeadWorkersSql(this.#env.quotedSchema), [this.#leaseMs * 3]);
+        for (const row of rescued.rows) {
+          this.#logger.warn({ jobId: row.id, name: row.name, queue: row.queue, state: row.state }, 'rescued a job whose lease expired');
+        }
+        if (rescued.rows.length > 0) this.#wakeup.notify();
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}

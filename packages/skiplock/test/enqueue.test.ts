@@ -1,0 +1,210 @@
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineJob, type JobPayloadError } from 'skiplock';
+import { createTestSchema, type TestSchema } from '../../../test/support/schema.js';
+
+let t: TestSchema;
+beforeAll(async () => {
+  t = await createTestSchema({ maxPayloadBytes: 10_000 });
+});
+afterAll(() => t.drop());
+
+const welcome = defineJob({
+  name: 'mailer.welcome',
+  schema: z.object({ userId: z.string(), tags: z.array(z.string()).optional() }),
+  queue: 'mailers',
+  priority: 3,
+  maxAttempts: 7,
+  perform() {},
+});
+const untyped = defineJob<Record<string, unknown>>({ name: 'any.payload', perform() {} });
+
+async function jobRows(where = 'true', params: unknown[] = []) {
+  const { rows } = await t.pool.query(`SELECT * FROM "${t.schema}".jobs WHERE ${where} ORDER BY id`, params);
+  return rows as Array<Record<string, unknown>>;
+}
+
+describe('enqueue inside the caller transaction', () => {
+  it('pg client: commit keeps the job, rollback means it never existed', async () => {
+    const client = await t.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const kept = await welcome.performLater({ userId: 'commit' }, { db: client });
+      await client.query('COMMIT');
+      await client.query('BEGIN');
+      const gone = await welcome.performLater({ userId: 'rollback' }, { db: client });
+      expect(gone.status).toBe('enqueued');
+      await client.query('ROLLBACK');
+      const rows = await jobRows(`args->>'userId' IN ('commit', 'rollback')`);
+      expect(rows.map((r) => r.id)).toEqual([kept.id]);
+      expect(rows[0]).toMatchObject({ name: 'mailer.welcome', queue: 'mailers', priority: 3, max_attempts: 7, state: 'available', attempt: 0 });
+    } finally {
+      client.release();
+    }
+  });
+
+  it('Kysely: a rolled-back transaction leaves no job, a committed one does', async () => {
+    const db = new Kysely<{ notes: { id: number } }>({ dialect: new PostgresDialect({ pool: t.pool }) });
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await welcome.performLater({ userId: 'kysely-rollback' }, { db: trx });
+        throw new Error('domain write failed');
+      }),
+    ).rejects.toThrow('domain write failed');
+    const committed = await db.transaction().execute(async (trx) => {
+      await sql`SELECT 1`.execute(trx);
+      return welcome.performLater({ userId: 'kysely-commit' }, { db: trx });
+    });
+    const rows = await jobRows(`args->>'userId' LIKE 'kysely-%'`);
+    expect(rows.map((r) => r.id)).toEqual([committed.id]);
+  });
+});
+
+describe('bulk enqueue', () => {
+  it('inserts many jobs in one call, each with its own options, results in order', async () => {
+    const requests = Array.from({ length: 500 }, (_, i) =>
+      welcome.with({ userId: `bulk-${i}` }, { priority: i % 3, ...(i === 7 ? { wait: '1h' } : {}) }),
+    );
+    const results = await t.skiplock.performAllLater(undefined, requests);
+    expect(results).toHaveLength(500);
+    expect(results.every((r) => r.status === 'enqueued')).toBe(true);
+    expect(results[7]).toMatchObject({ status: 'enqueued', state: 'scheduled' });
+    const rows = await jobRows(`args->>'userId' LIKE 'bulk-%'`);
+    expect(rows).toHaveLength(500);
+    const byId = new Map(rows.map((r) => [String(r.id), r]));
+    results.forEach((result, i) => expect(byId.get(result.id)?.args).toEqual({ userId: `bulk-${i}` }));
+  });
+
+  it('inserts nothing when one request of the batch is invalid', async () => {
+    const before = (await jobRows()).length;
+    await expect(
+      t.skiplock.performAllLater(undefined, [welcome.with({ userId: 'ok' }), welcome.with({ userId: 42 as unknown as string })]),
+    ).rejects.toMatchObject({ code: 'JOB_PAYLOAD', jobName: 'mailer.welcome', path: 'args.userId' });
+    expect((await jobRows()).length).toBe(before);
+  });
+});
+
+describe('scheduling', () => {
+  it('wait and runAt in the future make the job scheduled; the past makes it available', async () => {
+    const later = await welcome.performLater({ userId: 'wait' }, { wait: '10m' });
+    const at = new Date(Date.now() + 3_600_000);
+    const exact = await welcome.performLater({ userId: 'runAt' }, { runAt: at });
+    const past = await welcome.performLater({ userId: 'past' }, { runAt: new Date(Date.now() - 60_000) });
+    expect([later, exact, past].map((r) => r.status === 'enqueued' && r.state)).toEqual(['scheduled', 'scheduled', 'available']);
+    const [row] = await jobRows('id = $1', [exact.id]);
+    expect((row?.run_at as Date).getTime()).toBe(at.getTime());
+    const [waited] = await jobRows(`id = $1 AND run_at BETWEEN now() + interval '9 minutes' AND now() + interval '11 minutes'`, [later.id]);
+    expect(waited).toBeDefined();
+  });
+});
+
+describe('unique keys', () => {
+  it('a second unfinished job with the same key is a duplicate pointing at the first', async () => {
+    const first = await welcome.performLater({ userId: 'u1' }, { uniqueKey: 'welcome:u1' });
+    const second = await welcome.performLater({ userId: 'u1' }, { uniqueKey: 'welcome:u1' });
+    expect(first.status).toBe('enqueued');
+    expect(second).toEqual({ status: 'duplicate', id: first.id, name: 'mailer.welcome', queue: 'mailers' });
+    const batch = await t.skiplock.performAllLater(undefined, [
+      welcome.with({ userId: 'u2' }, { uniqueKey: 'welcome:u2' }),
+      welcome.with({ userId: 'u2' }, { uniqueKey: 'welcome:u2' }),
+      welcome.with({ userId: 'u1' }, { uniqueKey: 'welcome:u1' }),
+    ]);
+    expect(batch.map((r) => r.status)).toEqual(['enqueued', 'duplicate', 'duplicate']);
+    expect(batch[1]?.id).toBe(batch[0]?.id);
+    expect(batch[2]?.id).toBe(first.id);
+    expect(await jobRows(`unique_key LIKE 'welcome:%'`)).toHaveLength(2);
+  });
+
+  it('a finished job frees its key', async () => {
+    const first = await welcome.performLater({ userId: 'u3' }, { uniqueKey: 'welcome:u3' });
+    await t.pool.query(`UPDATE "${t.schema}".jobs SET state = 'completed', finished_at = now() WHERE id = $1`, [first.id]);
+    const again = await welcome.performLater({ userId: 'u3' }, { uniqueKey: 'welcome:u3' });
+    expect(again.status).toBe('enqueued');
+    expect(again.id).not.toBe(first.id);
+  });
+});
+
+describe('the SQL enqueue function', () => {
+  it('works from a trigger, joins its transaction, takes named arguments and honours unique keys', async () => {
+    const s = `"${t.schema}"`;
+    await t.pool.query(`
+      CREATE TABLE ${s}.users (id serial PRIMARY KEY, email text NOT NULL);
+      CREATE FUNCTION ${s}.user_created() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM ${s}.enqueue('mailer.welcome', jsonb_build_object('userId', NEW.id::text),
+                             queue => 'mailers', priority => 5, unique_key => 'signup:' || NEW.email);
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER user_created AFTER INSERT ON ${s}.users FOR EACH ROW EXECUTE FUNCTION ${s}.user_created();`);
+    await t.pool.query(`INSERT INTO ${s}.users (email) VALUES ('a@example.com')`);
+    await t.pool.query(`BEGIN; INSERT INTO ${s}.users (email) VALUES ('b@example.com'); ROLLBACK;`);
+    const rows = await jobRows(`unique_key LIKE 'signup:%'`);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ queue: 'mailers', priority: 5, state: 'available', unique_key: 'signup:a@example.com' });
+    const dup = await t.pool.query<{ id: string }>(
+      `SELECT ${s}.enqueue('mailer.welcome', '{"userId":"x"}', unique_key => 'signup:a@example.com')::text AS id`,
+    );
+    expect(dup.rows[0]?.id).toBe(String(rows[0]?.id));
+    const later = await t.pool.query<{ id: string }>(`SELECT ${s}.enqueue('later', run_at => now() + interval '1 hour') AS id`);
+    expect(await jobRows('id = $1', [later.rows[0]?.id])).toMatchObject([{ state: 'scheduled', queue: 'default', max_attempts: 25 }]);
+  });
+
+  it('rejects a hostile queue name', async () => {
+    await expect(t.pool.query(`SELECT "${t.schema}".enqueue('x', queue => 'a''; DROP TABLE jobs; --')`)).rejects.toThrow(/check constraint/);
+  });
+});
+
+describe('bad input is refused with a typed error and nothing is stored', () => {
+  class Money {
+    cents = 5;
+  }
+  const cyclic: Record<string, unknown> = { a: 1 };
+  cyclic.self = cyclic;
+  const cases: Array<[string, unknown, string, RegExp]> = [
+    ['BigInt', { n: 10n }, 'args.n', /BigInt/],
+    ['NaN', { x: { y: [1, Number.NaN] } }, 'args.x.y[1]', /NaN/],
+    ['Infinity', { x: Infinity }, 'args.x', /Infinity/],
+    ['Date', { at: new Date() }, 'args.at', /Date/],
+    ['class instance', { price: new Money() }, 'args.price', /Money/],
+    ['Map', { m: new Map() }, 'args.m', /Map/],
+    ['function', { f: () => 1 }, 'args.f', /function/],
+    ['cycle', cyclic, 'args.self', /cycle/],
+    ['NUL character', { s: 'a\u0000b' }, 'args.s', /NUL/],
+    ['array instead of object', [1, 2], 'args', /plain object/],
+    ['oversized', { blob: 'x'.repeat(20_000) }, 'args', /over the limit of 10000 bytes/],
+  ];
+  it.each(cases)('%s', async (_label, args, path, message) => {
+    const before = (await jobRows()).length;
+    const error = (await untyped.performLater(args as Record<string, unknown>).catch((e: unknown) => e)) as JobPayloadError;
+    expect(error).toMatchObject({ code: 'JOB_PAYLOAD', name: 'JobPayloadError', jobName: 'any.payload', path });
+    expect(error.message).toMatch(message);
+    expect(error.message).toContain('any.payload');
+    expect((await jobRows()).length).toBe(before);
+  });
+
+  it('schema violations name the field', async () => {
+    await expect(welcome.performLater({ userId: 'x', tags: ['ok', 3 as unknown as string] })).rejects.toMatchObject({
+      code: 'JOB_PAYLOAD',
+      path: 'args.tags[1]',
+    });
+  });
+
+  it('hostile queue names, bad priorities and wait with runAt are EnqueueErrors', async () => {
+    await expect(welcome.performLater({ userId: 'x' }, { queue: "x'; DROP TABLE jobs; --" })).rejects.toMatchObject({
+      code: 'ENQUEUE',
+      message: expect.stringMatching(/queue name/),
+    });
+    await expect(welcome.performLater({ userId: 'x' }, { priority: 1.5 })).rejects.toMatchObject({ code: 'ENQUEUE' });
+    await expect(welcome.performLater({ userId: 'x' }, { maxAttempts: 0 })).rejects.toMatchObject({ code: 'ENQUEUE' });
+    // @ts-expect-error wait and runAt exclude each other
+    await expect(welcome.performLater({ userId: 'x' }, { wait: 5, runAt: new Date() })).rejects.toMatchObject({ code: 'ENQUEUE' });
+    expect(() => defineJob({ name: 'bad.queue', queue: 'no spaces', perform() {} })).toThrow(/queue name/);
+  });
+
+  it('metadata must be plain JSON too', async () => {
+    await expect(
+      untyped.performLater({}, { metadata: { trace: 1n } as unknown as Record<string, never> }),
+    ).rejects.toMatchObject({ code: 'JOB_PAYLOAD', path: 'metadata.trace' });
+  });
+});

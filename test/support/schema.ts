@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { pino } from 'pino';
+import { Skiplock, type SkiplockOptions } from 'skiplock';
+import { inject } from 'vitest';
+
+/** The database URL the global setup chose. */
+export function databaseUrl(): string {
+  return inject('databaseUrl');
+}
+
+/** A migrated schema of this test file's own, and the Skiplock instance on it. */
+export interface TestSchema {
+  schema: string;
+  url: string;
+  skiplock: Skiplock;
+  /** A pool for the test's own queries (not Skiplock's). */
+  pool: pg.Pool;
+  /** Stops everything and drops the schema. */
+  drop(): Promise<void>;
+}
+
+/** Creates and migrates a fresh schema `t_<random>`. */
+export async function createTestSchema(options: Partial<SkiplockOptions> = {}): Promise<TestSchema> {
+  const url = databaseUrl();
+  const schema = `t_${randomBytes(5).toString('hex')}`;
+  const skiplock = new Skiplock({ connectionString: url, schema, logger: pino({ level: 'silent' }), ...options });
+  await skiplock.migrate();
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  return {
+    schema,
+    url,
+    skiplock,
+    pool,
+    async drop() {
+      await skiplock.close();
+      await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await pool.end();
+    },
+  };
+}
+
+/** Polls `check` until it returns true (or a value that is not false/undefined); fails after `timeoutMs`. */
+export async function waitFor<T>(
+  check: () => Promise<T | false | undefined>,
+  { timeoutMs = 20_000, intervalMs = 25, what = 'condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== false && value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Counts of the schema's jobs by state. */
+export async function stateCounts(test: TestSchema): Promise<Record<string, number>> {
+  const { rows } = await test.pool.query<{ state: string; n: number }>(
+    `SELECT state, count(*)::int AS n FROM "${test.schema}".jobs GROUP BY state`,
+  );
+  return Object.fromEntries(rows.map((row) => [row.state, row.n]));
+}
