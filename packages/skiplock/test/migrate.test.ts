@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Skiplock } from 'skiplock';
+import { databaseUrl } from '../../../test/support/schema.js';
+
+const silent = pino({ level: 'silent' });
+const admin = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
+const schemas: string[] = [];
+const instances: Skiplock[] = [];
+
+function instance(schema: string): Skiplock {
+  const skiplock = new Skiplock({ connectionString: databaseUrl(), schema, logger: silent, default: false });
+  instances.push(skiplock);
+  return skiplock;
+}
+function freshSchema(): string {
+  const schema = `m_${randomBytes(5).toString('hex')}`;
+  schemas.push(schema);
+  return schema;
+}
+
+afterAll(async () => {
+  await Promise.all(instances.map((i) => i.close()));
+  for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await admin.end();
+});
+
+describe('migrate', () => {
+  it('creates the schema with the contract tables, function and view', async () => {
+    const schema = freshSchema();
+    expect(await instance(schema).migrate()).toEqual({ applied: ['0001_jobs'] });
+    const { rows } = await admin.query<{ column_name: string }>(
+      `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'jobs' ORDER BY ordinal_position`,
+      [schema],
+    );
+    expect(rows.map((r) => r.column_name)).toEqual([
+      'id', 'name', 'queue', 'args', 'state', 'priority', 'attempt', 'max_attempts', 'run_at', 'created_at',
+      'attempted_at', 'finished_at', 'errors', 'unique_key', 'locked_by', 'lease_expires_at', 'metadata',
+    ]);
+    const fn = await admin.query(`SELECT pg_get_function_arguments(p.oid) AS args FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'enqueue'`, [schema]);
+    expect(fn.rows[0]?.args).toBe(
+      "name text, args jsonb DEFAULT '{}'::jsonb, queue text DEFAULT 'default'::text, run_at timestamp with time zone DEFAULT now(), priority integer DEFAULT 0, max_attempts integer DEFAULT 25, unique_key text DEFAULT NULL::text",
+    );
+    await expect(admin.query(`SELECT * FROM "${schema}".queue_stats`)).resolves.toBeDefined();
+  });
+
+  it('is idempotent, and replicas migrating at the same moment all succeed', async () => {
+    const schema = freshSchema();
+    const results = await Promise.all(Array.from({ length: 5 }, () => instance(schema).migrate()));
+    expect(results.flatMap((r) => r.applied)).toEqual(['0001_jobs']);
+    expect(await instance(schema).migrate()).toEqual({ applied: [] });
+  });
+
+  it('refuses a schema newer than the code', async () => {
+    const schema = freshSchema();
+    await instance(schema).migrate();
+    await admin.query(`INSERT INTO "${schema}".skiplock_migrations (name, run_on) VALUES ('9999_from_the_future', now())`);
+    await expect(instance(schema).migrate()).rejects.toMatchObject({
+      code: 'SCHEMA_VERSION',
+      message: expect.stringContaining('9999_from_the_future'),
+    });
+  });
+
+  it('validates the schema name before any SQL', () => {
+    for (const bad of ['Robert"); DROP TABLE jobs; --', 'has space', '1starts_with_digit', 'UPPER', 'x'.repeat(51)]) {
+      expect(() => new Skiplock({ connectionString: databaseUrl(), schema: bad, logger: silent, default: false })).toThrow(
+        expect.objectContaining({ code: 'CONFIG', message: expect.stringContaining('schema name') }),
+      );
+    }
+  });
+});

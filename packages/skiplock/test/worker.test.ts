@@ -1,0 +1,235 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { defineJob, DiscardJob, type JobContext, type Worker } from 'skiplock';
+import { createTestSchema, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
+
+let t: TestSchema;
+const workers: Worker[] = [];
+beforeAll(async () => {
+  t = await createTestSchema();
+});
+afterAll(() => t.drop());
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop({ timeout: '1s' })));
+  await t.pool.query(`DELETE FROM "${t.schema}".jobs`);
+});
+
+function startWorker(options: Parameters<TestSchema['skiplock']['worker']>[0]): Promise<Worker> {
+  const worker = t.skiplock.worker({ pollInterval: '50ms', ...options });
+  workers.push(worker);
+  return worker.start().then(() => worker);
+}
+
+async function job(id: string) {
+  const { rows } = await t.pool.query(`SELECT * FROM "${t.schema}".jobs WHERE id = $1`, [id]);
+  return rows[0] as Record<string, unknown> & { errors: Array<Record<string, unknown>> };
+}
+
+const finished = (id: string, state = 'completed') =>
+  waitFor(async () => (await job(id)).state === state, { what: `job ${id} ${state}` });
+
+describe('running jobs', () => {
+  it('runs a job with its context and records completion', async () => {
+    const seen: Array<{ args: unknown; ctx: Pick<JobContext, 'id' | 'name' | 'queue' | 'attempt'> }> = [];
+    const hello = defineJob<{ who: string }>({
+      name: 'hello',
+      queue: 'greetings',
+      perform(args, ctx) {
+        seen.push({ args, ctx: { id: ctx.id, name: ctx.name, queue: ctx.queue, attempt: ctx.attempt } });
+      },
+    });
+    await startWorker({ jobs: [hello] });
+    const result = await hello.performLater({ who: 'world' });
+    await finished(result.id);
+    expect(seen).toEqual([{ args: { who: 'world' }, ctx: { id: result.id, name: 'hello', queue: 'greetings', attempt: 1 } }]);
+    const row = await job(result.id);
+    expect(row).toMatchObject({ attempt: 1, locked_by: null, lease_expires_at: null, errors: [] });
+    expect(row.finished_at).toBeInstanceOf(Date);
+  });
+
+  it('runs lower priority numbers first, then older run_at', async () => {
+    const order: string[] = [];
+    const ordered = defineJob<{ label: string }>({ name: 'ordered', perform: ({ label }) => void order.push(label) });
+    await t.skiplock.performAllLater(undefined, [
+      ordered.with({ label: 'p5' }, { priority: 5 }),
+      ordered.with({ label: 'p0-new' }, { priority: 0 }),
+      ordered.with({ label: 'p-1' }, { priority: -1 }),
+      ordered.with({ label: 'p0-old' }, { priority: 0, runAt: new Date(Date.now() - 60_000) }),
+    ]);
+    await startWorker({ jobs: [ordered], concurrency: 1 });
+    await waitFor(async () => order.length === 4);
+    expect(order).toEqual(['p-1', 'p0-old', 'p0-new', 'p5']);
+  });
+
+  it('does not run a job before its run_at', async () => {
+    const ran: number[] = [];
+    const later = defineJob({ name: 'later', perform: () => void ran.push(Date.now()) });
+    const enqueuedAt = Date.now();
+    const result = await later.performLater({}, { wait: '1500ms' });
+    await startWorker({ jobs: [later] });
+    await finished(result.id);
+    expect(ran[0]! - enqueuedAt).toBeGreaterThanOrEqual(1400);
+    const row = await job(result.id);
+    expect((row.attempted_at as Date).getTime()).toBeGreaterThanOrEqual((row.run_at as Date).getTime());
+  });
+
+  it('never claims job names it does not know, nor queues it does not serve', async () => {
+    const known = defineJob({ name: 'known', perform() {} });
+    const { rows } = await t.pool.query<{ id: string }>(
+      `SELECT "${t.schema}".enqueue('someone.elses') AS id UNION ALL SELECT "${t.schema}".enqueue('known', queue => 'other')`,
+    );
+    const mine = await known.performLater({});
+    await startWorker({ jobs: [known] });
+    await finished(mine.id);
+    for (const { id } of rows) expect(await job(id)).toMatchObject({ state: 'available', attempt: 0, errors: [] });
+  });
+});
+
+describe('failures', () => {
+  it('retries with backoff, recording one error entry per failed attempt', async () => {
+    const flaky = defineJob({
+      name: 'flaky',
+      backoff: 50,
+      perform(_args, ctx) {
+        if (ctx.attempt < 3) throw new TypeError(`attempt ${ctx.attempt} broke`);
+      },
+    });
+    const worker = await startWorker({ jobs: [flaky] });
+    const result = await flaky.performLater({});
+    await finished(result.id);
+    const row = await job(result.id);
+    expect(row.attempt).toBe(3);
+    expect(row.errors).toHaveLength(2);
+    expect(row.errors[0]).toMatchObject({ attempt: 1, name: 'TypeError', message: 'attempt 1 broke', worker: worker.id });
+    expect(row.errors[0]?.stack).toContain('TypeError: attempt 1 broke');
+    expect(Date.parse(row.errors[1]?.at as string)).toBeGreaterThanOrEqual(Date.parse(row.errors[0]?.at as string) + 40);
+  });
+
+  it('schedules the retry at now() + backoff in Postgres time', async () => {
+    const slow = defineJob({ name: 'slow-retry', backoff: '1h', perform: () => Promise.reject(new Error('nope')) });
+    await startWorker({ jobs: [slow] });
+    const result = await slow.performLater({});
+    await finished(result.id, 'retryable');
+    const { rows } = await t.pool.query(
+      `SELECT run_at - now() BETWEEN interval '59 minutes' AND interval '61 minutes' AS ok FROM "${t.schema}".jobs WHERE id = $1`,
+      [result.id],
+    );
+    expect(rows[0]).toEqual({ ok: true });
+  });
+
+  it('discards after max_attempts (the row decides)', async () => {
+    const doomed = defineJob({ name: 'doomed', maxAttempts: 10, backoff: 0, perform: () => Promise.reject(new Error('always')) });
+    await startWorker({ jobs: [doomed] });
+    const result = await doomed.performLater({}, { maxAttempts: 3 });
+    await finished(result.id, 'discarded');
+    const row = await job(result.id);
+    expect(row.attempt).toBe(3);
+    expect(row.errors.map((e) => e.attempt)).toEqual([1, 2, 3]);
+    expect(row.finished_at).toBeInstanceOf(Date);
+  });
+
+  it('DiscardJob gives up at once', async () => {
+    const hopeless = defineJob({ name: 'hopeless', perform: () => Promise.reject(new DiscardJob('account deleted')) });
+    await startWorker({ jobs: [hopeless] });
+    const result = await hopeless.performLater({});
+    await finished(result.id, 'discarded');
+    expect((await job(result.id)).errors).toMatchObject([{ attempt: 1, name: 'DiscardJob', message: 'account deleted' }]);
+  });
+
+  it('a handler throwing a non-Error is a failed attempt with a readable message, and the worker carries on', async () => {
+    const thrown: unknown[] = ['plain string', undefined, { code: 42, reason: 'weird' }, null, ''];
+    const odd = defineJob<{ i: number }>({
+      name: 'odd-throw',
+      maxAttempts: 1,
+      perform: ({ i }) => {
+        throw thrown[i];
+      },
+    });
+    const ok = defineJob({ name: 'ok-after', perform() {} });
+    await startWorker({ jobs: [odd, ok] });
+    const results = await t.skiplock.performAllLater(undefined, thrown.map((_, i) => odd.with({ i })));
+    for (const r of results) await finished(r.id, 'discarded');
+    const messages = await Promise.all(results.map(async (r) => (await job(r.id)).errors[0]));
+    expect(messages.map((e) => e?.message)).toEqual([
+      'plain string',
+      'undefined was thrown',
+      "{ code: 42, reason: 'weird' } was thrown",
+      'null was thrown',
+      'an empty string was thrown',
+    ]);
+    expect(messages.every((e) => e?.name === 'NonError')).toBe(true);
+    const after = await ok.performLater({});
+    await finished(after.id);
+  });
+
+  it('a payload that fails the schema at perform time is discarded, not retried', async () => {
+    const strict = defineJob({
+      name: 'strict',
+      schema: { '~standard': { version: 1, vendor: 'test', validate: (v: unknown) => ((v as { n?: unknown }).n === 1 ? { value: v as { n: 1 } } : { issues: [{ message: 'n must be 1', path: ['n'] }] }) } },
+      perform() {},
+    });
+    const { rows } = await t.pool.query<{ id: string }>(`SELECT "${t.schema}".enqueue('strict', '{"n": 2}') AS id`);
+    await startWorker({ jobs: [strict] });
+    await finished(rows[0]!.id, 'discarded');
+    expect((await job(rows[0]!.id)).errors).toMatchObject([{ name: 'JobPayloadError', message: expect.stringContaining('args.n') }]);
+  });
+
+  it('a job past its timeout has its signal aborted and fails with JobTimeoutError', async () => {
+    let aborted: unknown;
+    const hang = defineJob({
+      name: 'hang',
+      timeout: '200ms',
+      maxAttempts: 1,
+      perform: (_args, ctx) =>
+        new Promise<void>(() => {
+          ctx.signal.addEventListener('abort', () => (aborted = ctx.signal.reason));
+        }),
+    });
+    await startWorker({ jobs: [hang] });
+    const result = await hang.performLater({});
+    await finished(result.id, 'discarded');
+    expect((aborted as Error).name).toBe('JobTimeoutError');
+    expect((await job(result.id)).errors).toMatchObject([{ name: 'JobTimeoutError', message: expect.stringContaining('200 ms') }]);
+  });
+});
+
+describe('graceful stop', () => {
+  it('lets running jobs finish, stops claiming, leaves the rest available', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const started: string[] = [];
+    const gated = defineJob({
+      name: 'gated',
+      async perform(_args, ctx) {
+        started.push(ctx.id);
+        await gate;
+      },
+    });
+    const results = await t.skiplock.performAllLater(undefined, Array.from({ length: 4 }, () => gated.with({})));
+    const worker = await startWorker({ jobs: [gated], concurrency: 2 });
+    await waitFor(async () => started.length === 2);
+    const stopping = worker.stop({ timeout: '10s' });
+    setTimeout(release, 100);
+    await stopping;
+    expect(await stateCounts(t)).toEqual({ completed: 2, available: 2 });
+    const untouched = results.filter((r) => !started.includes(r.id));
+    for (const r of untouched) expect(await job(r.id)).toMatchObject({ attempt: 0, locked_by: null });
+    expect((await t.pool.query(`SELECT count(*)::int AS n FROM "${t.schema}".workers`)).rows[0]).toEqual({ n: 0 });
+  });
+
+  it('at the timeout aborts the signal and puts the job back without charging the attempt', async () => {
+    let abortedWith: unknown;
+    const stubborn = defineJob({
+      name: 'stubborn',
+      perform: (_args, ctx) =>
+        new Promise<void>(() => {
+          ctx.signal.addEventListener('abort', () => (abortedWith = ctx.signal.reason));
+        }),
+    });
+    const result = await stubborn.performLater({});
+    const worker = await startWorker({ jobs: [stubborn] });
+    await finished(result.id, 'running');
+    await worker.stop({ timeout: '200ms' });
+    expect(abortedWith).toBeInstanceOf(Error);
+    expect(await job(result.id)).toMatchObject({ state: 'available', attempt: 0, locked_by: null, errors: [] });
+  });
+});

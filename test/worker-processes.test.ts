@@ -1,0 +1,108 @@
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestSchema, waitFor, type TestSchema } from './support/schema.js';
+import { spawnCli, type CliProcess } from './support/processes.js';
+
+const JOBS = fileURLToPath(new URL('./fixtures/jobs.mjs', import.meta.url));
+const { record, sleepy } = await import(JOBS);
+
+let t: TestSchema;
+const running: CliProcess[] = [];
+beforeAll(async () => {
+  t = await createTestSchema();
+  await t.pool.query(`CREATE TABLE "${t.schema}".runs (job_id bigint NOT NULL, attempt int NOT NULL, pid int NOT NULL)`);
+});
+afterAll(async () => {
+  for (const p of running) p.child.kill('SIGKILL');
+  await t.drop();
+});
+
+function worker(extra: string[] = []): CliProcess {
+  const p = spawnCli(['worker', '--jobs', JOBS, '--schema', t.schema, '--concurrency', '20', ...extra], {
+    DATABASE_URL: t.url,
+    FIXTURE_SCHEMA: t.schema,
+  });
+  running.push(p);
+  return p;
+}
+
+const started = (p: CliProcess) => waitFor(async () => p.output().includes('worker started'), { what: 'worker started' });
+
+async function count(sql: string): Promise<number> {
+  const { rows } = await t.pool.query<{ n: number }>(sql.replaceAll('$s', `"${t.schema}"`));
+  return rows[0]?.n ?? -1;
+}
+
+describe('skiplock worker processes', () => {
+  it('two processes on one queue run 5,000 jobs, every job exactly once, then stop cleanly on SIGTERM', async () => {
+    const enqueue = (from: number, n: number) =>
+      t.skiplock.performAllLater(undefined, Array.from({ length: n }, (_, i) => record.with({ n: from + i })));
+    await enqueue(0, 2500);
+    const a = worker();
+    const b = worker();
+    await Promise.all([started(a), started(b)]);
+    await enqueue(2500, 2500);
+    await waitFor(async () => (await count(`SELECT count(*)::int AS n FROM $s.jobs WHERE state = 'completed'`)) === 5000, {
+      timeoutMs: 120_000,
+      what: '5,000 completed jobs',
+    });
+    expect(await count(`SELECT count(*)::int AS n FROM $s.runs`)).toBe(5000);
+    expect(await count(`SELECT count(DISTINCT job_id)::int AS n FROM $s.runs`)).toBe(5000);
+    expect(await count(`SELECT count(*)::int AS n FROM $s.jobs WHERE attempt <> 1 OR errors <> '[]'`)).toBe(0);
+    // Both processes took part.
+    expect(await count(`SELECT count(DISTINCT pid)::int AS n FROM $s.runs`)).toBe(2);
+    a.child.kill('SIGTERM');
+    b.child.kill('SIGTERM');
+    expect(await a.exited).toBe(0);
+    expect(await b.exited).toBe(0);
+    expect(await count(`SELECT count(*)::int AS n FROM $s.workers`)).toBe(0);
+    await t.pool.query(`DELETE FROM "${t.schema}".jobs; DELETE FROM "${t.schema}".runs`);
+  });
+
+  it('SIGTERM with a job longer than the shutdown timeout: aborts it, puts it back uncharged, exits 0', async () => {
+    const p = worker(['--shutdown-timeout', '300ms']);
+    await started(p);
+    const long = await sleepy.performLater({ ms: 60_000 });
+    await waitFor(async () => (await count(`SELECT count(*)::int AS n FROM $s.runs`)) === 1, { what: 'the long job to start' });
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    const { rows } = await t.pool.query(`SELECT state, attempt, locked_by FROM "${t.schema}".jobs WHERE id = $1`, [long.id]);
+    expect(rows[0]).toEqual({ state: 'available', attempt: 0, locked_by: null });
+    expect(p.output()).toContain('shutdown timeout');
+  });
+});
+
+describe('skiplock CLI', () => {
+  it('migrate applies the migrations to the --schema', async () => {
+    const p = spawnCli(['migrate', '--schema', `${t.schema}_cli`], { DATABASE_URL: t.url });
+    expect(await p.exited).toBe(0);
+    expect(await count(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = '${t.schema}_cli'`)).toBeGreaterThan(0);
+    await t.pool.query(`DROP SCHEMA "${t.schema}_cli" CASCADE`);
+  });
+
+  it.each([
+    [['worker', '--jobs', JOBS], {}, /DATABASE_URL is not set/],
+    [['worker'], { DATABASE_URL: 'postgres://x' }, /--jobs <module> is required/],
+    [['worker', '--jobs', 'nope.mjs'], { DATABASE_URL: 'postgres://x' }, /no such file/],
+    [['worker', '--jobs', fileURLToPath(import.meta.url).replace(/[^/]+$/, 'support/processes.ts')], { DATABASE_URL: 'postgres://x' }, /exports no job definitions|Unknown file extension/],
+    [['worker', '--jobs', JOBS, '--concurrency', 'lots'], { DATABASE_URL: 'postgres://x' }, /--concurrency must be a positive integer/],
+    [['worker', '--frobnicate'], {}, /Unknown option '--frobnicate'/],
+    [['migrate', '--schema', 'Bad-Name'], { DATABASE_URL: 'postgres://x' }, /schema name "Bad-Name" is not allowed/],
+    [['frobnicate'], {}, /unknown command "frobnicate"/],
+  ])('%j fails with a message that says what was wrong', async (args, env, message) => {
+    const p = spawnCli(args, { DATABASE_URL: '', ...env });
+    const code = await p.exited;
+    expect(p.output()).toMatch(message);
+    expect(code === 1 || code === 2).toBe(true);
+  });
+
+  it('usage errors exit 2, runtime failures exit 1, --help exits 0', async () => {
+    expect(await spawnCli(['worker']).exited).toBe(2);
+    expect(await spawnCli(['migrate'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }).exited).toBe(1);
+    for (const args of [['--help'], ['worker', '--help'], ['migrate', '--help'], ['dev', '--help']]) {
+      const p = spawnCli(args);
+      expect(await p.exited).toBe(0);
+      expect(p.output()).toContain('Usage: skiplock');
+    }
+  });
+});
