@@ -1,16 +1,22 @@
 import { fileURLToPath } from 'node:url';
+import type { JobDefinition } from 'skiplock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestSchema, waitFor, type TestSchema } from './support/schema.js';
 import { spawnCli, type CliProcess } from './support/processes.js';
 
 const JOBS = fileURLToPath(new URL('./fixtures/jobs.mjs', import.meta.url));
-const { record, sleepy } = await import(JOBS);
+const { record, sleepy } = (await import(JOBS)) as {
+  record: JobDefinition<{ n: number }>;
+  sleepy: JobDefinition<{ ms: number }>;
+};
 
 let t: TestSchema;
 const running: CliProcess[] = [];
 beforeAll(async () => {
   t = await createTestSchema();
-  await t.pool.query(`CREATE TABLE "${t.schema}".runs (job_id bigint NOT NULL, attempt int NOT NULL, pid int NOT NULL)`);
+  await t.pool.query(
+    `CREATE TABLE "${t.schema}".runs (job_id bigint NOT NULL, attempt int NOT NULL, pid int NOT NULL)`,
+  );
 });
 afterAll(async () => {
   for (const p of running) p.child.kill('SIGKILL');
@@ -26,7 +32,8 @@ function worker(extra: string[] = []): CliProcess {
   return p;
 }
 
-const started = (p: CliProcess) => waitFor(async () => p.output().includes('worker started'), { what: 'worker started' });
+const started = (p: CliProcess) =>
+  waitFor(async () => p.output().includes('worker started'), { what: 'worker started' });
 
 async function count(sql: string): Promise<number> {
   const { rows } = await t.pool.query<{ n: number }>(sql.replaceAll('$s', `"${t.schema}"`));
@@ -36,16 +43,22 @@ async function count(sql: string): Promise<number> {
 describe('skiplock worker processes', () => {
   it('two processes on one queue run 5,000 jobs, every job exactly once, then stop cleanly on SIGTERM', async () => {
     const enqueue = (from: number, n: number) =>
-      t.skiplock.performAllLater(undefined, Array.from({ length: n }, (_, i) => record.with({ n: from + i })));
+      t.skiplock.performAllLater(
+        undefined,
+        Array.from({ length: n }, (_, i) => record.with({ n: from + i })),
+      );
     await enqueue(0, 2500);
     const a = worker();
     const b = worker();
     await Promise.all([started(a), started(b)]);
     await enqueue(2500, 2500);
-    await waitFor(async () => (await count(`SELECT count(*)::int AS n FROM $s.jobs WHERE state = 'completed'`)) === 5000, {
-      timeoutMs: 120_000,
-      what: '5,000 completed jobs',
-    });
+    await waitFor(
+      async () => (await count(`SELECT count(*)::int AS n FROM $s.jobs WHERE state = 'completed'`)) === 5000,
+      {
+        timeoutMs: 120_000,
+        what: '5,000 completed jobs',
+      },
+    );
     expect(await count(`SELECT count(*)::int AS n FROM $s.runs`)).toBe(5000);
     expect(await count(`SELECT count(DISTINCT job_id)::int AS n FROM $s.runs`)).toBe(5000);
     expect(await count(`SELECT count(*)::int AS n FROM $s.jobs WHERE attempt <> 1 OR errors <> '[]'`)).toBe(0);
@@ -63,10 +76,14 @@ describe('skiplock worker processes', () => {
     const p = worker(['--shutdown-timeout', '300ms']);
     await started(p);
     const long = await sleepy.performLater({ ms: 60_000 });
-    await waitFor(async () => (await count(`SELECT count(*)::int AS n FROM $s.runs`)) === 1, { what: 'the long job to start' });
+    await waitFor(async () => (await count(`SELECT count(*)::int AS n FROM $s.runs`)) === 1, {
+      what: 'the long job to start',
+    });
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
-    const { rows } = await t.pool.query(`SELECT state, attempt, locked_by FROM "${t.schema}".jobs WHERE id = $1`, [long.id]);
+    const { rows } = await t.pool.query(`SELECT state, attempt, locked_by FROM "${t.schema}".jobs WHERE id = $1`, [
+      long.id,
+    ]);
     expect(rows[0]).toEqual({ state: 'available', attempt: 0, locked_by: null });
     expect(p.output()).toContain('shutdown timeout');
   });
@@ -76,7 +93,9 @@ describe('skiplock CLI', () => {
   it('migrate applies the migrations to the --schema', async () => {
     const p = spawnCli(['migrate', '--schema', `${t.schema}_cli`], { DATABASE_URL: t.url });
     expect(await p.exited).toBe(0);
-    expect(await count(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = '${t.schema}_cli'`)).toBeGreaterThan(0);
+    expect(
+      await count(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = '${t.schema}_cli'`),
+    ).toBeGreaterThan(0);
     await t.pool.query(`DROP SCHEMA "${t.schema}_cli" CASCADE`);
   });
 
@@ -84,8 +103,16 @@ describe('skiplock CLI', () => {
     [['worker', '--jobs', JOBS], {}, /DATABASE_URL is not set/],
     [['worker'], { DATABASE_URL: 'postgres://x' }, /--jobs <module> is required/],
     [['worker', '--jobs', 'nope.mjs'], { DATABASE_URL: 'postgres://x' }, /no such file/],
-    [['worker', '--jobs', fileURLToPath(import.meta.url).replace(/[^/]+$/, 'support/processes.ts')], { DATABASE_URL: 'postgres://x' }, /exports no job definitions|Unknown file extension/],
-    [['worker', '--jobs', JOBS, '--concurrency', 'lots'], { DATABASE_URL: 'postgres://x' }, /--concurrency must be a positive integer/],
+    [
+      ['worker', '--jobs', fileURLToPath(import.meta.url).replace(/[^/]+$/, 'support/processes.ts')],
+      { DATABASE_URL: 'postgres://x' },
+      /exports no job definitions|Unknown file extension/,
+    ],
+    [
+      ['worker', '--jobs', JOBS, '--concurrency', 'lots'],
+      { DATABASE_URL: 'postgres://x' },
+      /--concurrency must be a positive integer/,
+    ],
     [['worker', '--frobnicate'], {}, /Unknown option '--frobnicate'/],
     [['migrate', '--schema', 'Bad-Name'], { DATABASE_URL: 'postgres://x' }, /schema name "Bad-Name" is not allowed/],
     [['frobnicate'], {}, /unknown command "frobnicate"/],

@@ -40,7 +40,8 @@ export function parseFlags(command: string, argv: string[], strings: string[], b
 export function positiveInteger(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+  if (!Number.isInteger(parsed) || parsed < 1)
+    throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
   return parsed;
 }
 
@@ -48,7 +49,9 @@ export function positiveInteger(flag: string, value: string | undefined, fallbac
 export function databaseUrl(command: string): string {
   const url = process.env.DATABASE_URL;
   if (!url) {
-    throw new UsageError(`skiplock ${command}: DATABASE_URL is not set (e.g. DATABASE_URL=postgres://postgres@localhost:5432/app)`);
+    throw new UsageError(
+      `skiplock ${command}: DATABASE_URL is not set (e.g. DATABASE_URL=postgres://postgres@localhost:5432/app)`,
+    );
   }
   return url;
 }

@@ -3,10 +3,14 @@ import { defineJob, DiscardJob, RetryJob } from 'skiplock';
 const pause = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason as Error);
+      },
+      { once: true },
+    );
   });
 
 /** Sends a (pretend) welcome e-mail. */
@@ -25,7 +29,8 @@ export const syncPartner = defineJob<{ partner: string }>({
   backoff: '2s',
   async perform({ partner }, ctx) {
     await pause(200, ctx.signal);
-    if (ctx.attempt < 3) throw new RetryJob(`partner ${partner} answered 503 (attempt ${ctx.attempt})`, { waitMs: 2000 });
+    if (ctx.attempt < 3)
+      throw new RetryJob(`partner ${partner} answered 503 (attempt ${ctx.attempt})`, { waitMs: 2000 });
     ctx.logger.info({ partner }, 'partner synced');
   },
 });

@@ -23,7 +23,10 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const run = COMMANDS[command];
-  if (!run) throw new UsageError(`unknown command "${command}" (commands: ${Object.keys(COMMANDS).join(', ')}; see skiplock --help)`);
+  if (!run)
+    throw new UsageError(
+      `unknown command "${command}" (commands: ${Object.keys(COMMANDS).join(', ')}; see skiplock --help)`,
+    );
   await run(rest);
 }
 
@@ -33,6 +36,8 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     process.exit(2);
   }
   const code = (error as { code?: unknown }).code;
-  process.stderr.write(`skiplock: ${error instanceof Error ? error.message : String(error)}${typeof code === 'string' ? ` (${code})` : ''}\n`);
+  process.stderr.write(
+    `skiplock: ${error instanceof Error ? error.message : String(error)}${typeof code === 'string' ? ` (${code})` : ''}\n`,
+  );
   process.exit(1);
 });

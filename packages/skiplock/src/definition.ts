@@ -78,7 +78,7 @@ export interface JobOptions<Input, Output> {
   /** Delay between attempts (`'polynomial'`: attempt⁴ s + jitter). */
   backoff?: Backoff;
   /** The handler. Throwing (anything) fails the attempt. */
-  perform(args: Output, ctx: JobContext): Promise<void> | void;
+  perform: (args: Output, ctx: JobContext) => Promise<void> | void;
 }
 
 /** A job definition: holds no connection, only what a row needs and how to run it. */
@@ -153,7 +153,8 @@ export function defineJob(options: JobOptions<object, object>): JobDefinition<ob
       const enqueuer = currentDefaultEnqueuer();
       if (enqueuer) return enqueuer.enqueueOne(request, db);
       // No instance, but a connection: enqueue into the default schema with default limits.
-      if (db) return enqueueRequests(toQueryable(db), DEFAULT_ENQUEUE_CONFIG, [request]).then(([r]) => r as EnqueueResult);
+      if (db)
+        return enqueueRequests(toQueryable(db), DEFAULT_ENQUEUE_CONFIG, [request]).then(([r]) => r as EnqueueResult);
       return Promise.reject(missingInstanceError(name));
     },
     with: (args, requestOptions = {}) => ({ job: definition, args, options: requestOptions }),

@@ -10,7 +10,7 @@ const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as co
  *
  * @throws ConfigError when the value is negative, not finite, or not in the accepted format.
  */
-export function toMs(value: Duration | string, what = 'duration'): number {
+export function toMs(value: number | string, what = 'duration'): number {
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) {
       throw new ConfigError(`${what} must be a non-negative number of milliseconds, got ${value}`);

@@ -131,7 +131,10 @@ export async function enqueueRequests(
     if (row.state !== null && row.id !== null) return { status: 'enqueued', id: row.id, state: row.state, ...base };
     const id = row.id ?? firstIdByKey.get(row.unique_key ?? '');
     if (id === undefined) {
-      throw new EnqueueError(base.name, `unique key "${row.unique_key}" was taken and then released before it could be read; enqueue again`);
+      throw new EnqueueError(
+        base.name,
+        `unique key "${row.unique_key}" was taken and then released before it could be read; enqueue again`,
+      );
     }
     return { status: 'duplicate', id, ...base };
   });

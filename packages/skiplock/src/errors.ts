@@ -3,13 +3,7 @@
  * one process would otherwise disagree about classes.
  */
 export type SkiplockErrorCode =
-  | 'CONFIG'
-  | 'JOB_PAYLOAD'
-  | 'ENQUEUE'
-  | 'SCHEMA_VERSION'
-  | 'JOB_TIMEOUT'
-  | 'DISCARD_JOB'
-  | 'RETRY_JOB';
+  'CONFIG' | 'JOB_PAYLOAD' | 'ENQUEUE' | 'SCHEMA_VERSION' | 'JOB_TIMEOUT' | 'DISCARD_JOB' | 'RETRY_JOB';
 
 /** Base class of every error Skiplock throws on purpose. */
 export class SkiplockError extends Error {
@@ -93,7 +87,6 @@ export class RetryJob extends SkiplockError {
 /** True when `error` is a Skiplock error with `code`, whichever copy of the package threw it. */
 export function hasCode(error: unknown, code: SkiplockErrorCode): boolean {
   return (
-    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code &&
-    error instanceof Error
+    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code && error instanceof Error
   );
 }

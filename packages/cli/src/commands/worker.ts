@@ -15,7 +15,11 @@ export async function workerCommand(argv: string[]): Promise<void> {
   const jobsModule = flags.string('jobs');
   if (!jobsModule) throw new UsageError('skiplock worker: --jobs <module> is required (see skiplock worker --help)');
   const concurrency = positiveInteger('--concurrency', flags.string('concurrency'), 10);
-  const queues = flags.string('queues')?.split(',').map((q) => q.trim()).filter((q) => q.length > 0);
+  const queues = flags
+    .string('queues')
+    ?.split(',')
+    .map((q) => q.trim())
+    .filter((q) => q.length > 0);
   if (queues?.length === 0) throw new UsageError('--queues names no queue');
   let shutdownMs: number;
   try {

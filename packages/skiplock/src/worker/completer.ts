@@ -88,7 +88,10 @@ export class Completer {
       } catch (error) {
         failures += 1;
         if (!isTransientError(error) && failures >= this.#options.maxFailures) {
-          this.#logger.error({ err: error, jobIds: batch.map((b) => b.id) }, 'cannot record outcomes; the jobs will be rescued when their lease expires');
+          this.#logger.error(
+            { err: error, jobIds: batch.map((b) => b.id) },
+            'cannot record outcomes; the jobs will be rescued when their lease expires',
+          );
           failures = 0;
           continue;
         }

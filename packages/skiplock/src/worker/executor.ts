@@ -65,7 +65,12 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
   const run = async (): Promise<Outcome> => {
     try {
       const args = await validateArgs({ job: definition, args: row.args });
-      await withTimeout(() => definition.perform(args, ctx), definition.timeoutMs ?? context.defaultTimeoutMs, controller, row.name);
+      await withTimeout(
+        () => definition.perform(args, ctx),
+        definition.timeoutMs ?? context.defaultTimeoutMs,
+        controller,
+        row.name,
+      );
       logger.debug({ ms: Math.round(performance.now() - started) }, 'job completed');
       return { state: 'completed' };
     } catch (thrown) {
@@ -76,7 +81,10 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
         worker: context.workerId,
       });
       const level = outcome.state === 'discarded' ? 'error' : 'warn';
-      logger[level]({ err: thrown, outcome: outcome.state }, outcome.state === 'discarded' ? 'job discarded' : 'job failed, will retry');
+      logger[level](
+        { err: thrown, outcome: outcome.state },
+        outcome.state === 'discarded' ? 'job discarded' : 'job failed, will retry',
+      );
       return outcome;
     }
   };

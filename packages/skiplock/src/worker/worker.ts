@@ -136,7 +136,9 @@ export class Worker {
     if (this.#state !== 'new') throw new ConfigError(`worker ${this.id} was already started`);
     const poolSize = this.#env.pool.options.max ?? 10;
     if (poolSize < MIN_POOL_SIZE) {
-      throw new ConfigError(`worker: the pool allows ${poolSize} connections; a worker needs at least ${MIN_POOL_SIZE} (claim, complete, maintenance)`);
+      throw new ConfigError(
+        `worker: the pool allows ${poolSize} connections; a worker needs at least ${MIN_POOL_SIZE} (claim, complete, maintenance)`,
+      );
     }
     const { pool, quotedSchema } = this.#env;
     await pool.query(registerWorkerSql(quotedSchema), [this.id, this.#queues, hostname(), process.pid]);
@@ -147,7 +149,10 @@ export class Worker {
       every(this.#rescueMs, 'rescue', this.#logger, () => this.#rescue()),
     ];
     this.#fetchLoop = this.#runFetchLoop();
-    this.#logger.info({ queues: this.#queues, jobs: [...this.#definitions.keys()], concurrency: this.#concurrency }, 'worker started');
+    this.#logger.info(
+      { queues: this.#queues, jobs: [...this.#definitions.keys()], concurrency: this.#concurrency },
+      'worker started',
+    );
   }
 
   /**
@@ -177,7 +182,10 @@ export class Worker {
       clearTimeout(timer);
     }
     for (const [id, execution] of this.#running) {
-      this.#logger.warn({ jobId: id, name: execution.row.name }, 'shutdown timeout: aborting the job and putting it back');
+      this.#logger.warn(
+        { jobId: id, name: execution.row.name },
+        'shutdown timeout: aborting the job and putting it back',
+      );
       execution.controller.abort(new Error('worker is shutting down'));
       this.#completer.push(id, execution.row.attempt, { state: 'available' });
     }
@@ -224,7 +232,8 @@ export class Worker {
     });
     // Start in claim order: priority, then run_at, then id.
     return result.rows.sort(
-      (a, b) => a.priority - b.priority || a.run_at.getTime() - b.run_at.getTime() || Number(BigInt(a.id) - BigInt(b.id)),
+      (a, b) =>
+        a.priority - b.priority || a.run_at.getTime() - b.run_at.getTime() || Number(BigInt(a.id) - BigInt(b.id)),
     );
   }
 
@@ -259,7 +268,9 @@ export class Worker {
     const client = await this.#env.pool.connect();
     try {
       await client.query('BEGIN');
-      const lock = await client.query<{ locked: boolean }>(TRY_MAINTENANCE_LOCK_SQL, [`skiplock.rescue:${this.#env.schema}`]);
+      const lock = await client.query<{ locked: boolean }>(TRY_MAINTENANCE_LOCK_SQL, [
+        `skiplock.rescue:${this.#env.schema}`,
+      ]);
       if (lock.rows[0]?.locked) {
         const rescued = await client.query<{ id: string; name: string; queue: string; state: string }>(
           rescueSql(this.#env.quotedSchema),
@@ -267,7 +278,10 @@ export class Worker {
         );
         await client.query(forgetDeadWorkersSql(this.#env.quotedSchema), [this.#leaseMs * 3]);
         for (const row of rescued.rows) {
-          this.#logger.warn({ jobId: row.id, name: row.name, queue: row.queue, state: row.state }, 'rescued a job whose lease expired');
+          this.#logger.warn(
+            { jobId: row.id, name: row.name, queue: row.queue, state: row.state },
+            'rescued a job whose lease expired',
+          );
         }
         if (rescued.rows.length > 0) this.#wakeup.notify();
       }
