@@ -49,6 +49,7 @@ export class Skiplock implements Enqueuer {
   readonly #ownsPool: boolean;
   readonly #config: EnqueueConfig;
   readonly #workers = new Set<Worker>();
+  #closed = false;
 
   constructor(options: SkiplockOptions) {
     this.schema = options.schema ?? 'skiplock';
@@ -69,7 +70,9 @@ export class Skiplock implements Enqueuer {
       });
     if (this.#ownsPool) {
       // An idle client losing its connection must not crash the process; the next query reconnects.
-      this.pool.on('error', (error) => this.logger.warn({ err: error }, 'idle database connection lost'));
+      this.pool.on('error', (error: Error & { code?: string }) => {
+        if (!this.#closed) this.logger.warn({ code: error.code, reason: error.message }, 'idle database connection lost');
+      });
     }
     const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 2) {
@@ -144,6 +147,7 @@ export class Skiplock implements Enqueuer {
   async close(): Promise<void> {
     await Promise.all([...this.#workers].map((worker) => worker.stop()));
     if (currentDefaultEnqueuer() === this) setDefaultEnqueuer(undefined);
+    this.#closed = true;
     if (this.#ownsPool) await this.pool.end();
   }
 }
