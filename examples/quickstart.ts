@@ -7,7 +7,7 @@ export const sendWelcome = defineJob({
   schema: z.object({ userId: z.string() }),
   queue: 'mailers',
   maxAttempts: 10,
-  async perform({ userId }, ctx) {
+  perform({ userId }, ctx) {
     ctx.logger.info({ userId }, `attempt ${ctx.attempt}`); // throw to retry with backoff
   },
 });
