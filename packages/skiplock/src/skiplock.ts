@@ -71,7 +71,8 @@ export class Skiplock implements Enqueuer {
     if (this.#ownsPool) {
       // An idle client losing its connection must not crash the process; the next query reconnects.
       this.pool.on('error', (error: Error & { code?: string }) => {
-        if (!this.#closed) this.logger.warn({ code: error.code, reason: error.message }, 'idle database connection lost');
+        if (!this.#closed)
+          this.logger.warn({ code: error.code, reason: error.message }, 'idle database connection lost');
       });
     }
     const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
