@@ -62,6 +62,22 @@ describe('running jobs', () => {
     expect(order).toEqual(['p-1', 'p0-old', 'p0-new', 'p5']);
   });
 
+  it('serving several queues, still runs lower priority numbers first across them', async () => {
+    const order: string[] = [];
+    const make = (queue: string) =>
+      defineJob<{ label: string }>({ name: `multi.${queue}`, queue, perform: ({ label }) => void order.push(label) });
+    const [a, b, c] = [make('qa'), make('qb'), make('qc')];
+    await t.skiplock.performAllLater(undefined, [
+      a.with({ label: 'a3' }, { priority: 3 }),
+      b.with({ label: 'b1' }, { priority: 1 }),
+      c.with({ label: 'c2' }, { priority: 2 }),
+      a.with({ label: 'a0' }, { priority: 0 }),
+    ]);
+    await startWorker({ jobs: [a, b, c], concurrency: 1 });
+    await waitFor(async () => order.length === 4);
+    expect(order).toEqual(['a0', 'b1', 'c2', 'a3']);
+  });
+
   it('does not run a job before its run_at', async () => {
     const ran: number[] = [];
     const later = defineJob({ name: 'later', perform: () => void ran.push(Date.now()) });

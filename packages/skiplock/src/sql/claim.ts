@@ -12,28 +12,39 @@ export interface ClaimedRow {
 }
 
 /**
- * Claims up to `$3` due jobs of the given queues (`$1`) and names (`$2`) for worker `$4` with a lease
- * of `$5` ms. The MATERIALIZED CTE locks exactly the rows it picks; SKIP LOCKED lets replicas claim
- * side by side. States are literals so the partial claim index matches.
+ * Claims up to `$2` due jobs with names in `$1` for worker `$3` with a lease of `$4` ms, from the
+ * queues `$5 … $(4 + queueCount)`. Each queue gets its own branch, `queue = $k`, so that Postgres walks
+ * the claim index (queue, priority, run_at, id) in order and stops at the limit instead of sorting
+ * every due row; the branches are then merged by priority. The MATERIALIZED CTE locks exactly the
+ * rows it picks; SKIP LOCKED lets replicas claim side by side. States are literals so the partial
+ * index matches.
  */
-export function claimSql(schema: string): string {
+export function claimSql(schema: string, queueCount: number): string {
+  const branch = (param: number) => `
+    SELECT * FROM (
+      SELECT id, priority, run_at FROM ${schema}.jobs
+       WHERE state IN ('available', 'scheduled', 'retryable')
+         AND queue = $${param}
+         AND name = ANY($1::text[])
+         AND run_at <= now()
+       ORDER BY priority, run_at, id
+       LIMIT $2
+       FOR UPDATE SKIP LOCKED
+    ) q${param}`;
+  const branches = Array.from({ length: queueCount }, (_, i) => branch(5 + i));
+  const picked =
+    queueCount === 1
+      ? branches[0]
+      : `SELECT id FROM (${branches.join('\n    UNION ALL')}) merged ORDER BY priority, run_at, id LIMIT $2`;
   return `
-WITH picked AS MATERIALIZED (
-  SELECT id FROM ${schema}.jobs
-   WHERE state IN ('available', 'scheduled', 'retryable')
-     AND queue = ANY($1::text[])
-     AND name = ANY($2::text[])
-     AND run_at <= now()
-   ORDER BY priority, run_at, id
-   LIMIT $3
-   FOR UPDATE SKIP LOCKED
+WITH picked AS MATERIALIZED (${picked}
 )
 UPDATE ${schema}.jobs j
    SET state = 'running',
        attempt = j.attempt + 1,
        attempted_at = now(),
-       locked_by = $4,
-       lease_expires_at = now() + $5 * interval '1 millisecond'
+       locked_by = $3,
+       lease_expires_at = now() + $4 * interval '1 millisecond'
   FROM picked
  WHERE j.id = picked.id
 RETURNING j.id::text AS id, j.name, j.queue, j.args, j.attempt, j.max_attempts, j.priority, j.run_at, j.metadata`;

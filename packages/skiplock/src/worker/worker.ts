@@ -108,7 +108,7 @@ export class Worker {
     this.#jobTimeoutMs = options.jobTimeout === undefined ? undefined : toMs(options.jobTimeout, 'jobTimeout');
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#logger = env.logger.child({ worker: this.id });
-    this.#claimSql = claimSql(env.quotedSchema);
+    this.#claimSql = claimSql(env.quotedSchema, this.#queues.length);
     this.#completer = new Completer(env.pool, env.quotedSchema, this.id, this.#logger, {
       maxBatch: options.completionBatchSize ?? 100,
       flushDelayMs: toMs(options.completionFlushDelay ?? '2ms', 'completionFlushDelay'),
@@ -226,9 +226,9 @@ export class Worker {
 
   async #claim(limit: number): Promise<ClaimedRow[]> {
     const result = await this.#env.pool.query<ClaimedRow>({
-      name: `skiplock-claim-${this.#env.schema}`,
+      name: `skiplock-claim-${this.#env.schema}-${this.#queues.length}`,
       text: this.#claimSql,
-      values: [this.#queues, [...this.#definitions.keys()], limit, this.id, this.#leaseMs],
+      values: [[...this.#definitions.keys()], limit, this.id, this.#leaseMs, ...this.#queues],
     });
     // Start in claim order: priority, then run_at, then id.
     return result.rows.sort(
