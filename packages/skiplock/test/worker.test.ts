@@ -102,6 +102,47 @@ describe('running jobs', () => {
   });
 });
 
+describe('wake-ups', () => {
+  it('a listening worker is woken by NOTIFY, not by its poll', async () => {
+    const ping = defineJob({ name: 'ping', perform() {} });
+    await startWorker({ jobs: [ping], pollInterval: '1h' });
+    // The first claim at start finds nothing; from here on only a notification can wake the worker.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const result = await ping.performLater({});
+    await waitFor(async () => (await job(result.id)).state === 'completed', {
+      timeoutMs: 3000,
+      what: 'a NOTIFY wake-up',
+    });
+  });
+
+  it('a transaction sends at most one notification per queue, carrying only the queue name', async () => {
+    const listener = await t.pool.connect();
+    const payloads: string[] = [];
+    listener.on('notification', (message) => payloads.push(`${message.channel}|${message.payload}`));
+    try {
+      await listener.query(`LISTEN "${t.schema}.jobs"`);
+      const quiet = defineJob({ name: 'quiet', queue: 'q1', perform() {} });
+      const client = await t.pool.connect();
+      await client.query('BEGIN');
+      await quiet.performLater({}, { db: client });
+      await quiet.performLater({}, { db: client });
+      await t.skiplock.performAllLater(client, [
+        quiet.with({}),
+        quiet.with({}, { queue: 'q2' }),
+        quiet.with({}, { wait: '1h', queue: 'q3' }),
+      ]);
+      await client.query('COMMIT');
+      client.release();
+      await waitFor(async () => payloads.length >= 2);
+      await listener.query('SELECT 1'); // any straggler would have arrived before this reply
+      expect(payloads.sort()).toEqual([`${t.schema}.jobs|q1`, `${t.schema}.jobs|q2`]);
+    } finally {
+      await listener.query(`UNLISTEN *`);
+      listener.release();
+    }
+  });
+});
+
 describe('failures', () => {
   it('retries with backoff, recording one error entry per failed attempt', async () => {
     const flaky = defineJob({
