@@ -1,39 +1,33 @@
 import { fileURLToPath } from 'node:url';
-import type { JobDefinition } from 'skiplock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestSchema, waitFor, type TestSchema } from './support/schema.js';
-import { spawnCli, type CliProcess } from './support/processes.js';
+import {
+  createRunsTable,
+  FIXTURE_JOBS as JOBS,
+  fixtureJobs,
+  spawnCli,
+  startWorkerProcess,
+  type CliProcess,
+} from './support/processes.js';
 
-const JOBS = fileURLToPath(new URL('./fixtures/jobs.mjs', import.meta.url));
-const { record, sleepy } = (await import(JOBS)) as {
-  record: JobDefinition<{ n: number }>;
-  sleepy: JobDefinition<{ ms: number }>;
-};
+const { record, sleepy } = await fixtureJobs();
 
 let t: TestSchema;
 const running: CliProcess[] = [];
 beforeAll(async () => {
   t = await createTestSchema();
-  await t.pool.query(
-    `CREATE TABLE "${t.schema}".runs (job_id bigint NOT NULL, attempt int NOT NULL, pid int NOT NULL)`,
-  );
+  await createRunsTable(t);
 });
 afterAll(async () => {
   for (const p of running) p.child.kill('SIGKILL');
   await t.drop();
 });
 
-function worker(extra: string[] = []): CliProcess {
-  const p = spawnCli(['worker', '--jobs', JOBS, '--schema', t.schema, '--concurrency', '20', ...extra], {
-    DATABASE_URL: t.url,
-    FIXTURE_SCHEMA: t.schema,
-  });
+async function worker(extra: string[] = []): Promise<CliProcess> {
+  const p = await startWorkerProcess(t, ['--concurrency', '20', ...extra]);
   running.push(p);
   return p;
 }
-
-const started = (p: CliProcess) =>
-  waitFor(async () => p.output().includes('worker started'), { what: 'worker started' });
 
 async function count(sql: string): Promise<number> {
   const { rows } = await t.pool.query<{ n: number }>(sql.replaceAll('$s', `"${t.schema}"`));
@@ -48,9 +42,7 @@ describe('skiplock worker processes', () => {
         Array.from({ length: n }, (_, i) => record.with({ n: from + i })),
       );
     await enqueue(0, 2500);
-    const a = worker();
-    const b = worker();
-    await Promise.all([started(a), started(b)]);
+    const [a, b] = await Promise.all([worker(), worker()]);
     await enqueue(2500, 2500);
     await waitFor(
       async () => (await count(`SELECT count(*)::int AS n FROM $s.jobs WHERE state = 'completed'`)) === 5000,
@@ -73,8 +65,7 @@ describe('skiplock worker processes', () => {
   });
 
   it('SIGTERM with a job longer than the shutdown timeout: aborts it, puts it back uncharged, exits 0', async () => {
-    const p = worker(['--shutdown-timeout', '300ms']);
-    await started(p);
+    const p = await worker(['--shutdown-timeout', '300ms']);
     const long = await sleepy.performLater({ ms: 60_000 });
     await waitFor(async () => (await count(`SELECT count(*)::int AS n FROM $s.runs`)) === 1, {
       what: 'the long job to start',

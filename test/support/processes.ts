@@ -1,8 +1,27 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { JobDefinition } from 'skiplock';
+import { waitFor, type TestSchema } from './schema.js';
 
 /** The built CLI entry point. */
 export const CLI = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
+
+/** The fixture job module the worker processes load. */
+export const FIXTURE_JOBS = fileURLToPath(new URL('../fixtures/jobs.mjs', import.meta.url));
+
+/** The fixture definitions, typed for enqueueing from tests. */
+export interface FixtureJobs {
+  record: JobDefinition<{ n?: number }>;
+  sleepy: JobDefinition<{ ms: number; firstMs?: number }>;
+  dieAfterReturn: JobDefinition<Record<string, never>>;
+  poison: JobDefinition<Record<string, never>>;
+  hang: JobDefinition<Record<string, never>>;
+}
+
+/** Imports the fixture definitions. */
+export async function fixtureJobs(): Promise<FixtureJobs> {
+  return (await import(FIXTURE_JOBS)) as FixtureJobs;
+}
 
 /** A spawned CLI process with its collected output. */
 export interface CliProcess {
@@ -25,4 +44,25 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): CliP
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
   return { child, output: () => output, exited };
+}
+
+/** Creates the `runs` table the fixture jobs log to. */
+export async function createRunsTable(t: TestSchema): Promise<void> {
+  await t.pool.query(
+    `CREATE TABLE "${t.schema}".runs (job_id bigint NOT NULL, attempt int NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+  );
+}
+
+/** Starts `skiplock worker` on the fixture jobs in `t`'s schema and waits until it is running. */
+export async function startWorkerProcess(t: TestSchema, extra: string[] = [], url = t.url): Promise<CliProcess> {
+  const p = spawnCli(['worker', '--jobs', FIXTURE_JOBS, '--schema', t.schema, ...extra], {
+    DATABASE_URL: url,
+    FIXTURE_SCHEMA: t.schema,
+  });
+  await waitFor(async () => p.output().includes('worker started') || (p.child.exitCode !== null && 'exited'), {
+    what: 'worker started',
+  }).then((state) => {
+    if (state === 'exited') throw new Error(`worker exited at start:\n${p.output()}`);
+  });
+  return p;
 }

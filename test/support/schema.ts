@@ -21,8 +21,10 @@ export interface TestSchema {
 }
 
 /** Creates and migrates a fresh schema `t_<random>`. */
-export async function createTestSchema(options: Partial<SkiplockOptions> = {}): Promise<TestSchema> {
-  const url = databaseUrl();
+export async function createTestSchema(
+  options: Partial<SkiplockOptions> = {},
+  url = databaseUrl(),
+): Promise<TestSchema> {
   const schema = `t_${randomBytes(5).toString('hex')}`;
   const skiplock = new Skiplock({ connectionString: url, schema, logger: pino({ level: 'silent' }), ...options });
   await skiplock.migrate();

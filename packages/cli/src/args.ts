@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { toMs } from 'skiplock';
 import { UsageError } from './usage.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -43,6 +44,15 @@ export function positiveInteger(flag: string, value: string | undefined, fallbac
   if (!Number.isInteger(parsed) || parsed < 1)
     throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
   return parsed;
+}
+
+/** Parses a duration flag (`30s`, `500ms`, `2m` or milliseconds). */
+export function durationFlag(flag: string, value: string | undefined, fallback: string): number {
+  try {
+    return toMs(value ?? fallback, flag);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 /** DATABASE_URL, or a usage error saying how to set it. */

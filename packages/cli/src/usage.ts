@@ -41,6 +41,9 @@ Options:
   --concurrency N        handlers running at once (default: 10)
   --schema S             schema holding Skiplock's tables (default: skiplock)
   --shutdown-timeout D   on SIGTERM/SIGINT, how long running jobs may finish (default: 30s)
+  --lease D              how long a claimed job is held before another worker may rescue it;
+                         renewed while it runs (default: 30s)
+  --poll-interval D      how often to look for due jobs without a notification (default: 1s)
 
 On SIGTERM or SIGINT the worker stops claiming, lets running jobs finish within the shutdown
 timeout, then aborts them and puts them back, and exits 0. A second signal exits at once (the

@@ -77,6 +77,8 @@ export interface JobOptions<Input, Output> {
   timeout?: Duration;
   /** Delay between attempts (`'polynomial'`: attempt⁴ s + jitter). */
   backoff?: Backoff;
+  /** How long a claimed run is held before rescue may take it back (the worker's lease, 30 s). */
+  lease?: Duration;
   /** The handler. Throwing (anything) fails the attempt. */
   perform: (args: Output, ctx: JobContext) => Promise<void> | void;
 }
@@ -90,6 +92,7 @@ export interface JobDefinition<Input, Output = Input> {
   readonly maxAttempts: number;
   readonly timeoutMs: number | undefined;
   readonly backoff: Backoff;
+  readonly leaseMs: number | undefined;
   readonly schema: StandardSchemaV1<Input, Output> | undefined;
   readonly perform: (args: Output, ctx: JobContext) => Promise<void> | void;
   /**
@@ -145,6 +148,7 @@ export function defineJob(options: JobOptions<object, object>): JobDefinition<ob
     maxAttempts: options.maxAttempts ?? 25,
     timeoutMs: options.timeout === undefined ? undefined : toMs(options.timeout, `job "${name}" timeout`),
     backoff: options.backoff ?? 'polynomial',
+    leaseMs: options.lease === undefined ? undefined : toMs(options.lease, `job "${name}" lease`),
     schema: options.schema,
     perform: options.perform,
     performLater: (args, enqueueOptions = {}) => {

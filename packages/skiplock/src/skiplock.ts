@@ -25,6 +25,11 @@ export interface SkiplockOptions {
   logger?: Logger;
   /** Largest accepted serialized job arguments, in bytes (1 MiB). */
   maxPayloadBytes?: number;
+  /**
+   * `application_name` of Skiplock's connections, as seen in `pg_stat_activity` (the LISTEN
+   * connection adds `-listener`). Default: `PGAPPNAME`, else `skiplock`.
+   */
+  applicationName?: string;
   /** Become the instance `job.performLater` uses (true when no other instance is). */
   default?: boolean;
 }
@@ -66,7 +71,7 @@ export class Skiplock implements Enqueuer {
       new pg.Pool({
         connectionString: options.connectionString,
         max: options.poolSize ?? 10,
-        application_name: 'skiplock',
+        application_name: options.applicationName ?? process.env.PGAPPNAME ?? 'skiplock',
       });
     if (this.#ownsPool) {
       // An idle client losing its connection must not crash the process; the next query reconnects.

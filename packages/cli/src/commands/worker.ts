@@ -1,5 +1,5 @@
-import { Skiplock, toMs } from 'skiplock';
-import { databaseUrl, parseFlags, positiveInteger } from '../args.js';
+import { Skiplock } from 'skiplock';
+import { databaseUrl, durationFlag, parseFlags, positiveInteger } from '../args.js';
 import { loadJobs } from '../load-jobs.js';
 import { cliLogger } from '../logging.js';
 import { exitOnSignal } from '../signals.js';
@@ -7,7 +7,15 @@ import { UsageError, WORKER_HELP } from '../usage.js';
 
 /** `skiplock worker --jobs <module>`: runs the module's job definitions until a signal. */
 export async function workerCommand(argv: string[]): Promise<void> {
-  const flags = parseFlags('worker', argv, ['jobs', 'queues', 'concurrency', 'schema', 'shutdown-timeout']);
+  const flags = parseFlags('worker', argv, [
+    'jobs',
+    'queues',
+    'concurrency',
+    'schema',
+    'shutdown-timeout',
+    'lease',
+    'poll-interval',
+  ]);
   if (flags.help) {
     process.stdout.write(`${WORKER_HELP}\n`);
     return;
@@ -21,12 +29,9 @@ export async function workerCommand(argv: string[]): Promise<void> {
     .map((q) => q.trim())
     .filter((q) => q.length > 0);
   if (queues?.length === 0) throw new UsageError('--queues names no queue');
-  let shutdownMs: number;
-  try {
-    shutdownMs = toMs(flags.string('shutdown-timeout') ?? '30s', '--shutdown-timeout');
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const shutdownMs = durationFlag('--shutdown-timeout', flags.string('shutdown-timeout'), '30s');
+  const lease = durationFlag('--lease', flags.string('lease'), '30s');
+  const pollInterval = durationFlag('--poll-interval', flags.string('poll-interval'), '1s');
   const url = databaseUrl('worker');
   const jobs = await loadJobs(jobsModule);
   const logger = cliLogger();
@@ -36,7 +41,7 @@ export async function workerCommand(argv: string[]): Promise<void> {
     logger,
     poolSize: Math.max(4, Math.min(concurrency, 20)),
   });
-  const worker = skiplock.worker({ jobs, queues, concurrency });
+  const worker = skiplock.worker({ jobs, queues, concurrency, lease, pollInterval });
   exitOnSignal(logger, async () => {
     await worker.stop({ timeout: shutdownMs });
     await skiplock.close();

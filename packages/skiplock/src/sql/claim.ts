@@ -12,7 +12,8 @@ export interface ClaimedRow {
 }
 
 /**
- * Claims up to `$2` due jobs with names in `$1` for worker `$3` with a lease of `$4` ms, from the
+ * Claims up to `$2` due jobs with names in `$1` for worker `$3`, each with the lease in ms that `$4`
+ * gives for its name (same order as `$1`), from the
  * queues `$5 … $(4 + queueCount)`. Each queue gets its own branch, `queue = $k`, so that Postgres walks
  * the claim index (queue, priority, run_at, id) in order and stops at the limit instead of sorting
  * every due row; the branches are then merged by priority. The MATERIALIZED CTE locks exactly the
@@ -44,7 +45,7 @@ UPDATE ${schema}.jobs j
        attempt = j.attempt + 1,
        attempted_at = now(),
        locked_by = $3,
-       lease_expires_at = now() + $4 * interval '1 millisecond'
+       lease_expires_at = now() + ($4::float8[])[array_position($1::text[], j.name)] * interval '1 millisecond'
   FROM picked
  WHERE j.id = picked.id
 RETURNING j.id::text AS id, j.name, j.queue, j.args, j.attempt, j.max_attempts, j.priority, j.run_at, j.metadata`;

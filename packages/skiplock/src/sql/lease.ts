@@ -1,15 +1,16 @@
 /**
  * Heartbeat of worker `$1`: refreshes its row and extends the lease of the jobs it still holds
- * (`$2` ids) by `$3` ms.
+ * (`$2` ids) by their lease (`$3` ms, same order). Only rows it still holds change.
  */
 export function heartbeatSql(schema: string): string {
   return `
 WITH beat AS (
   UPDATE ${schema}.workers SET last_heartbeat_at = now() WHERE id = $1
 )
-UPDATE ${schema}.jobs
-   SET lease_expires_at = now() + $3 * interval '1 millisecond'
- WHERE id = ANY($2::bigint[]) AND locked_by = $1 AND state = 'running'`;
+UPDATE ${schema}.jobs j
+   SET lease_expires_at = now() + held.lease_ms * interval '1 millisecond'
+  FROM unnest($2::bigint[], $3::float8[]) AS held(id, lease_ms)
+ WHERE j.id = held.id AND j.locked_by = $1 AND j.state = 'running'`;
 }
 
 /**
@@ -43,3 +44,6 @@ RETURNING j.id::text AS id, j.name, j.queue, j.state`;
 
 /** Takes the rescue lock for this transaction if no other worker holds it (`$1`: lock key). */
 export const TRY_MAINTENANCE_LOCK_SQL = `SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked`;
+
+/** Notifies channel `$1` once for each queue in `$2` (jobs there became available). */
+export const NOTIFY_QUEUES_SQL = `SELECT pg_notify($1, queue) FROM unnest($2::text[]) AS queue`;

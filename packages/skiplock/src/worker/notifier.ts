@@ -54,7 +54,8 @@ export class Notifier {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client({ ...this.#options.clientConfig, application_name: 'skiplock-listener' });
+    const config = this.#options.clientConfig;
+    const client = new pg.Client({ ...config, application_name: `${config.application_name ?? 'skiplock'}-listener` });
     client.on('error', (error) => this.#lost(client, error));
     client.on('end', () => this.#lost(client, undefined));
     client.on('notification', (message) => {

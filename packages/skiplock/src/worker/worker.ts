@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.js';
 import { isValidQueueName } from '../identifiers.js';
 import { infraBackoffMs } from '../infra-retry.js';
 import { claimSql, type ClaimedRow } from '../sql/claim.js';
-import { heartbeatSql, rescueSql, TRY_MAINTENANCE_LOCK_SQL } from '../sql/lease.js';
+import { heartbeatSql, NOTIFY_QUEUES_SQL, rescueSql, TRY_MAINTENANCE_LOCK_SQL } from '../sql/lease.js';
 import { deregisterWorkerSql, forgetDeadWorkersSql, registerWorkerSql } from '../sql/workers.js';
 import { Completer } from './completer.js';
 import { execute, type Execution } from './executor.js';
@@ -27,11 +27,14 @@ export interface WorkerOptions {
   concurrency?: number;
   /** How often to look for due jobs without a notification ('1s'). */
   pollInterval?: Duration;
-  /** How long a claimed job is held before rescue may take it back ('30s'); renewed while it runs. */
+  /**
+   * How long a claimed job is held before rescue may take it back ('30s'), unless its definition sets
+   * its own; renewed by heartbeats (every third of the shortest lease) while it runs.
+   */
   lease?: Duration;
   /** Timeout for definitions that set none (none). */
   jobTimeout?: Duration;
-  /** How often this worker tries to rescue expired leases ('5s'; one worker at a time does). */
+  /** How often this worker tries to rescue expired leases (5 s, or half the lease if shorter; one worker at a time does). */
   rescueInterval?: Duration;
   /** Most outcomes written in one statement (100). */
   completionBatchSize?: number;
@@ -71,6 +74,8 @@ export class Worker {
   readonly #concurrency: number;
   readonly #pollMs: number;
   readonly #leaseMs: number;
+  /** Lease in ms per job name (the definition's, else the worker's); its keys are the names claimed. */
+  readonly #leases = new Map<string, number>();
   readonly #rescueMs: number;
   readonly #jobTimeoutMs: number | undefined;
   readonly #logger: Logger;
@@ -104,7 +109,11 @@ export class Worker {
     }
     this.#pollMs = toMs(options.pollInterval ?? '1s', 'pollInterval');
     this.#leaseMs = toMs(options.lease ?? '30s', 'lease');
-    this.#rescueMs = toMs(options.rescueInterval ?? '5s', 'rescueInterval');
+    this.#rescueMs =
+      options.rescueInterval === undefined
+        ? Math.min(5000, this.#leaseMs / 2)
+        : toMs(options.rescueInterval, 'rescueInterval');
+    for (const job of options.jobs) this.#leases.set(job.name, job.leaseMs ?? this.#leaseMs);
     this.#jobTimeoutMs = options.jobTimeout === undefined ? undefined : toMs(options.jobTimeout, 'jobTimeout');
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#logger = env.logger.child({ worker: this.id });
@@ -145,7 +154,7 @@ export class Worker {
     this.#state = 'running';
     await this.#notifier.start();
     this.#stopTimers = [
-      every(Math.max(100, this.#leaseMs / 3), 'heartbeat', this.#logger, () => this.#heartbeat()),
+      every(Math.max(50, Math.min(...this.#leases.values()) / 3), 'heartbeat', this.#logger, () => this.#heartbeat()),
       every(this.#rescueMs, 'rescue', this.#logger, () => this.#rescue()),
     ];
     this.#fetchLoop = this.#runFetchLoop();
@@ -228,7 +237,7 @@ export class Worker {
     const result = await this.#env.pool.query<ClaimedRow>({
       name: `skiplock-claim-${this.#env.schema}-${this.#queues.length}`,
       text: this.#claimSql,
-      values: [[...this.#definitions.keys()], limit, this.id, this.#leaseMs, ...this.#queues],
+      values: [[...this.#leases.keys()], limit, this.id, [...this.#leases.values()], ...this.#queues],
     });
     // Start in claim order: priority, then run_at, then id.
     return result.rows.sort(
@@ -260,8 +269,13 @@ export class Worker {
   }
 
   async #heartbeat(): Promise<void> {
-    const ids = [...this.#running.keys(), ...this.#completer.pendingIds()];
-    await this.#env.pool.query(heartbeatSql(this.#env.quotedSchema), [this.id, ids, this.#leaseMs]);
+    const held = [...this.#running.values()].map(({ row }) => ({ id: row.id, lease: this.#leases.get(row.name) }));
+    for (const id of this.#completer.pendingIds()) held.push({ id, lease: this.#leaseMs });
+    await this.#env.pool.query(heartbeatSql(this.#env.quotedSchema), [
+      this.id,
+      held.map((job) => job.id),
+      held.map((job) => job.lease ?? this.#leaseMs),
+    ]);
   }
 
   async #rescue(): Promise<void> {
@@ -283,7 +297,9 @@ export class Worker {
             'rescued a job whose lease expired',
           );
         }
-        if (rescued.rows.length > 0) this.#wakeup.notify();
+        const queues = [...new Set(rescued.rows.filter((row) => row.state === 'available').map((row) => row.queue))];
+        // Wake every replica serving those queues, not only this one.
+        if (queues.length > 0) await client.query(NOTIFY_QUEUES_SQL, [this.#env.channel, queues]);
       }
       await client.query('COMMIT');
     } catch (error) {
