@@ -8,6 +8,7 @@ import { ConfigError } from './errors.js';
 import { jobsChannel, quoteSchema } from './identifiers.js';
 import { defaultLogger } from './logger.js';
 import { migrateSchema, type MigrateResult } from './migrate.js';
+import { withClient } from './pool-client.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 
@@ -75,6 +76,10 @@ export class Skiplock implements Enqueuer {
       });
     if (this.#ownsPool) {
       // An idle client losing its connection must not crash the process; the next query reconnects.
+      // A connection that dies can emit 'error' on its client at a moment no listener is attached
+      // (seen under repeated pg_terminate_backend), which would kill the process. The failing query
+      // rejects anyway, and idle clients report through the pool's 'error' below.
+      this.pool.on('connect', (client) => client.on('error', () => undefined));
       this.pool.on('error', (error: Error & { code?: string }) => {
         if (!this.#closed)
           this.logger.warn({ code: error.code, reason: error.message }, 'idle database connection lost');
@@ -93,12 +98,7 @@ export class Skiplock implements Enqueuer {
    * lock). Refuses a schema newer than this code with a SchemaVersionError.
    */
   async migrate(): Promise<MigrateResult> {
-    const client = await this.pool.connect();
-    try {
-      return await migrateSchema(client, this.schema, this.logger);
-    } finally {
-      client.release();
-    }
+    return withClient(this.pool, (client) => migrateSchema(client, this.schema, this.logger));
   }
 
   /**

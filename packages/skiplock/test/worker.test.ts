@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { defineJob, DiscardJob, type JobContext, type Worker } from 'skiplock';
+import { defineJob, DiscardJob, Skiplock, type JobContext, type Worker } from 'skiplock';
 import { createTestSchema, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
 
 let t: TestSchema;
@@ -278,6 +278,29 @@ describe('failures', () => {
     expect((await job(result.id)).errors).toMatchObject([
       { name: 'JobTimeoutError', message: expect.stringContaining('200 ms') },
     ]);
+  });
+});
+
+describe('configuration', () => {
+  it('refuses to start on a pool too small for a worker, with a clear error', async () => {
+    const small = new Skiplock({ connectionString: t.url, schema: t.schema, poolSize: 2, default: false });
+    try {
+      const worker = small.worker({ jobs: [defineJob({ name: 'tiny', perform() {} })] });
+      await expect(worker.start()).rejects.toMatchObject({
+        code: 'CONFIG',
+        message: expect.stringMatching(/allows 2 connections; a worker needs at least 3/),
+      });
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('refuses two different definitions with one name, bad queues and bad concurrency', () => {
+    const a = defineJob({ name: 'same', perform() {} });
+    const b = defineJob({ name: 'same', perform() {} });
+    expect(() => t.skiplock.worker({ jobs: [a, b] })).toThrow(/two different definitions are named "same"/);
+    expect(() => t.skiplock.worker({ jobs: [a], queues: ['bad queue'] })).toThrow(/queue name "bad queue"/);
+    expect(() => t.skiplock.worker({ jobs: [a], concurrency: 0 })).toThrow(/concurrency must be a positive integer/);
   });
 });
 

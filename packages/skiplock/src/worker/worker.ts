@@ -15,6 +15,7 @@ import { Completer } from './completer.js';
 import { execute, type Execution } from './executor.js';
 import { every } from './maintenance.js';
 import { Notifier } from './notifier.js';
+import { withClient } from '../pool-client.js';
 import { Wakeup } from './wakeup.js';
 
 /** Options of {@link Skiplock.worker}. */
@@ -279,34 +280,36 @@ export class Worker {
   }
 
   async #rescue(): Promise<void> {
-    const client = await this.#env.pool.connect();
-    try {
+    await withClient(this.#env.pool, async (client) => {
       await client.query('BEGIN');
-      const lock = await client.query<{ locked: boolean }>(TRY_MAINTENANCE_LOCK_SQL, [
-        `skiplock.rescue:${this.#env.schema}`,
-      ]);
-      if (lock.rows[0]?.locked) {
-        const rescued = await client.query<{ id: string; name: string; queue: string; state: string }>(
-          rescueSql(this.#env.quotedSchema),
-          [1000],
-        );
-        await client.query(forgetDeadWorkersSql(this.#env.quotedSchema), [this.#leaseMs * 3]);
-        for (const row of rescued.rows) {
-          this.#logger.warn(
-            { jobId: row.id, name: row.name, queue: row.queue, state: row.state },
-            'rescued a job whose lease expired',
-          );
-        }
-        const queues = [...new Set(rescued.rows.filter((row) => row.state === 'available').map((row) => row.queue))];
-        // Wake every replica serving those queues, not only this one.
-        if (queues.length > 0) await client.query(NOTIFY_QUEUES_SQL, [this.#env.channel, queues]);
+      try {
+        const lock = await client.query<{ locked: boolean }>(TRY_MAINTENANCE_LOCK_SQL, [
+          `skiplock.rescue:${this.#env.schema}`,
+        ]);
+        if (lock.rows[0]?.locked) await this.#rescueExpired(client);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
       }
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
+    });
+  }
+
+  /** Under the rescue lock: takes back expired leases and wakes the replicas serving their queues. */
+  async #rescueExpired(client: pg.PoolClient): Promise<void> {
+    const rescued = await client.query<{ id: string; name: string; queue: string; state: string }>(
+      rescueSql(this.#env.quotedSchema),
+      [1000],
+    );
+    await client.query(forgetDeadWorkersSql(this.#env.quotedSchema), [this.#leaseMs * 3]);
+    for (const row of rescued.rows) {
+      this.#logger.warn(
+        { jobId: row.id, name: row.name, queue: row.queue, state: row.state },
+        'rescued a job whose lease expired',
+      );
     }
+    const queues = [...new Set(rescued.rows.filter((row) => row.state === 'available').map((row) => row.queue))];
+    // Wake every replica serving those queues, not only this one.
+    if (queues.length > 0) await client.query(NOTIFY_QUEUES_SQL, [this.#env.channel, queues]);
   }
 }
