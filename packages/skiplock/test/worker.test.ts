@@ -281,6 +281,43 @@ describe('failures', () => {
   });
 });
 
+describe('leases', () => {
+  it("a definition's lease overrides the worker's, and heartbeats keep a long run from being rescued", async () => {
+    const leases: number[] = [];
+    const long = defineJob({
+      name: 'long-lease',
+      lease: '600ms',
+      async perform(_args, ctx) {
+        for (let i = 0; i < 8; i++) {
+          const { rows } = await t.pool.query<{ ms: number }>(
+            `SELECT extract(epoch FROM lease_expires_at - now())::float8 * 1000 AS ms FROM "${t.schema}".jobs WHERE id = $1`,
+            [ctx.id],
+          );
+          leases.push(rows[0]!.ms);
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      },
+    });
+    await startWorker({ jobs: [long], lease: '30s', rescueInterval: '100ms' });
+    const result = await long.performLater({});
+    await finished(result.id);
+    // Two seconds of running under a 600 ms lease: renewed all along, never expired, never rescued.
+    expect(Math.max(...leases)).toBeLessThanOrEqual(600);
+    expect(Math.min(...leases)).toBeGreaterThan(0);
+    expect(await job(result.id)).toMatchObject({ attempt: 1, errors: [] });
+  });
+
+  it('registers the worker with its queues and heartbeats, and removes it at stop', async () => {
+    const w = await startWorker({ jobs: [defineJob({ name: 'reg', queue: 'reg-q', perform() {} })], lease: '300ms' });
+    const row = () => t.pool.query(`SELECT * FROM "${t.schema}".workers WHERE id = $1`, [w.id]).then((r) => r.rows[0]);
+    const first = await row();
+    expect(first).toMatchObject({ queues: ['reg-q'], pid: process.pid });
+    await waitFor(async () => (await row()).last_heartbeat_at > first.last_heartbeat_at, { what: 'a heartbeat' });
+    await w.stop();
+    expect(await row()).toBeUndefined();
+  });
+});
+
 describe('configuration', () => {
   it('refuses to start on a pool too small for a worker, with a clear error', async () => {
     const small = new Skiplock({ connectionString: t.url, schema: t.schema, poolSize: 2, default: false });
