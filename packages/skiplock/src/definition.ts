@@ -101,9 +101,9 @@ export interface JobDefinition<Input, Output = Input> {
    * @example
    * await sendWelcome.performLater({ userId }, { db: trx, wait: '10m' });
    */
-  performLater(args: Input, options?: EnqueueOptions): Promise<EnqueueResult>;
+  readonly performLater: (args: Input, options?: EnqueueOptions) => Promise<EnqueueResult>;
   /** Pairs arguments and options for a bulk {@link Skiplock.performAllLater}. */
-  with(args: Input, options?: Omit<EnqueueOptions, 'db'>): JobRequest<Input>;
+  readonly with: (args: Input, options?: Omit<EnqueueOptions, 'db'>) => JobRequest<Input>;
 }
 
 /** A definition of any argument type, as workers and bulk enqueue handle them. */
