@@ -2,7 +2,7 @@ import { CompiledQuery } from 'kysely';
 
 /** Anything with pg's `query(text, values)`: a `pg.Client`, `pg.PoolClient` or `pg.Pool`. */
 export interface PgQueryable {
-  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  query(config: { text: string; values?: unknown[]; name?: string }): Promise<{ rows: unknown[] }>;
 }
 
 /** A Kysely instance or transaction (anything with `executeQuery`). */
@@ -18,7 +18,11 @@ export type Database = PgQueryable | KyselyExecutor;
 
 /** The one way Skiplock's SQL reaches a connection, whatever the caller handed in. */
 export interface Queryable {
-  query<Row>(text: string, params: readonly unknown[]): Promise<Row[]>;
+  /**
+   * Runs `text` with `params`. With `name`, a pg connection prepares the statement once and reuses
+   * the plan (the name must be unique per text); Kysely runs it unnamed.
+   */
+  query<Row>(text: string, params: readonly unknown[], name?: string): Promise<Row[]>;
 }
 
 function isKysely(db: Database): db is KyselyExecutor {
@@ -36,8 +40,8 @@ export function toQueryable(db: Database): Queryable {
     };
   }
   return {
-    async query<Row>(text: string, params: readonly unknown[]) {
-      const result = await db.query(text, [...params]);
+    async query<Row>(text: string, params: readonly unknown[], name?: string) {
+      const result = await db.query({ text, values: [...params], name });
       return result.rows as Row[];
     },
   };

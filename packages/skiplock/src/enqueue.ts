@@ -113,7 +113,11 @@ export async function enqueueRequests(
 ): Promise<EnqueueResult[]> {
   if (requests.length === 0) return [];
   const rows = await Promise.all(requests.map((request, ord) => toInputRow(request, ord, config)));
-  const inserted = await db.query<InsertedRow>(insertJobsSql(config.quotedSchema), [`[${rows.join(',')}]`]);
+  const inserted = await db.query<InsertedRow>(
+    insertJobsSql(config.quotedSchema),
+    [`[${rows.join(',')}]`],
+    `skiplock-enqueue-${config.quotedSchema}`,
+  );
   const firstIdByKey = new Map<string, string>();
   for (const row of inserted) {
     if (row.state !== null && row.unique_key !== null && row.id !== null) firstIdByKey.set(row.unique_key, row.id);
