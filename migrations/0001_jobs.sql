@@ -84,27 +84,30 @@ AS $$
 DECLARE
   new_id bigint;
 BEGIN
-  INSERT INTO jobs (name, args, queue, run_at, priority, max_attempts, unique_key, state)
-  VALUES (
-    enqueue.name,
-    coalesce(enqueue.args, '{}'),
-    coalesce(enqueue.queue, 'default'),
-    coalesce(enqueue.run_at, now()),
-    coalesce(enqueue.priority, 0),
-    coalesce(enqueue.max_attempts, 25),
-    enqueue.unique_key,
-    CASE WHEN enqueue.run_at > now() THEN 'scheduled' ELSE 'available' END
-  )
-  ON CONFLICT (unique_key)
-    WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'running', 'retryable')
-    DO NOTHING
-  RETURNING id INTO new_id;
+  -- Loop: the unfinished job holding unique_key may finish between the insert and the select.
+  LOOP
+    INSERT INTO jobs (name, args, queue, run_at, priority, max_attempts, unique_key, state)
+    VALUES (
+      enqueue.name,
+      coalesce(enqueue.args, '{}'),
+      coalesce(enqueue.queue, 'default'),
+      coalesce(enqueue.run_at, now()),
+      coalesce(enqueue.priority, 0),
+      coalesce(enqueue.max_attempts, 25),
+      enqueue.unique_key,
+      CASE WHEN enqueue.run_at > now() THEN 'scheduled' ELSE 'available' END
+    )
+    ON CONFLICT (unique_key)
+      WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'running', 'retryable')
+      DO NOTHING
+    RETURNING id INTO new_id;
+    EXIT WHEN new_id IS NOT NULL;
 
-  IF new_id IS NULL THEN
     SELECT id INTO new_id FROM jobs
      WHERE unique_key = enqueue.unique_key
        AND state IN ('available', 'scheduled', 'running', 'retryable');
-  END IF;
+    EXIT WHEN new_id IS NOT NULL;
+  END LOOP;
   RETURN new_id;
 END
 $$;

@@ -3,6 +3,8 @@ import { JobPayloadError } from './errors.js';
 /** A JSON value as Skiplock stores it. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Default cap on a job's serialized arguments: 1 MiB. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
@@ -28,8 +30,17 @@ function check(jobName: string, value: unknown, path: string, ancestors: Set<obj
       return;
     case 'string':
       // Postgres jsonb cannot store U+0000.
-      if (!value.includes('\u0000')) return;
-      throw new JobPayloadError(jobName, path, 'contains a NUL character (U+0000), which Postgres jsonb cannot store');
+      if (value.includes('\u0000')) {
+        throw new JobPayloadError(
+          jobName,
+          path,
+          'contains a NUL character (U+0000), which Postgres jsonb cannot store',
+        );
+      }
+      if (LONE_SURROGATE.test(value)) {
+        throw new JobPayloadError(jobName, path, 'contains a lone UTF-16 surrogate, which is not valid Unicode');
+      }
+      return;
     case 'number':
       if (Number.isFinite(value)) return;
       break;

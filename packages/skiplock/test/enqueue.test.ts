@@ -201,6 +201,7 @@ describe('bad input is refused with a typed error and nothing is stored', () => 
     ['function', { f: () => 1 }, 'args.f', /function/],
     ['cycle', cyclic, 'args.self', /cycle/],
     ['NUL character', { s: 'a\u0000b' }, 'args.s', /NUL/],
+    ['lone surrogate', { s: 'a\uD800b' }, 'args.s', /surrogate/],
     ['array instead of object', [1, 2], 'args', /plain object/],
     ['oversized', { blob: 'x'.repeat(20_000) }, 'args', /over the limit of 10000 bytes/],
   ];

@@ -237,6 +237,47 @@ describe('failures', () => {
     await finished(after.id);
   });
 
+  it('odd failures (non-string message, lone surrogate, throwing or NaN backoff) are each recorded without losing the batch', async () => {
+    const weird = defineJob<{ kind: string }>({
+      name: 'weird',
+      maxAttempts: 2,
+      backoff: (attempt) => {
+        if (attempt > 0) throw new Error('backoff exploded');
+        return 0;
+      },
+      perform: ({ kind }) => {
+        if (kind === 'number-message') throw Object.assign(new Error(), { message: 42 });
+        if (kind === 'surrogate') throw new Error('bad \uD800 text');
+      },
+    });
+    const nan = defineJob({
+      name: 'nan-backoff',
+      backoff: () => Number.NaN,
+      perform: () => Promise.reject(new Error('x')),
+    });
+    const results = await t.skiplock.performAllLater(undefined, [
+      weird.with({ kind: 'number-message' }, { maxAttempts: 1 }),
+      weird.with({ kind: 'surrogate' }, { maxAttempts: 1 }),
+      weird.with({ kind: 'surrogate' }),
+      weird.with({ kind: 'fine' }),
+      nan.with({}),
+    ]);
+    await startWorker({ jobs: [weird, nan] });
+    const [numberMessage, surrogate, retried, fine, nanDelay] = results.map((r) => r.id);
+    await finished(numberMessage!, 'discarded');
+    await finished(surrogate!, 'discarded');
+    await finished(retried!, 'retryable');
+    await finished(fine!);
+    await finished(nanDelay!, 'retryable');
+    expect((await job(numberMessage!)).errors[0]?.message).toBe('42');
+    expect((await job(surrogate!)).errors[0]?.message).toBe('bad \uFFFD text');
+    const { rows } = await t.pool.query(
+      `SELECT run_at > now() + interval '300 days' AS clamped FROM "${t.schema}".jobs WHERE id = $1`,
+      [nanDelay],
+    );
+    expect(rows[0]).toEqual({ clamped: true });
+  });
+
   it('a payload that fails the schema at perform time is discarded, not retried', async () => {
     const strict = defineJob({
       name: 'strict',
@@ -330,6 +371,16 @@ describe('configuration', () => {
     } finally {
       await small.close();
     }
+  });
+
+  it('a stop() while start() is under way waits for it and stops the worker for good', async () => {
+    const w = t.skiplock.worker({ jobs: [defineJob({ name: 'racy', perform() {} })] });
+    const starting = w.start();
+    await w.stop();
+    await starting;
+    const { rows } = await t.pool.query(`SELECT 1 FROM "${t.schema}".workers WHERE id = $1`, [w.id]);
+    expect(rows).toEqual([]);
+    await expect(w.start()).rejects.toThrow(/already started/);
   });
 
   it('refuses two different definitions with one name, bad queues and bad concurrency', () => {

@@ -16,8 +16,9 @@ export interface ClaimedRow {
  * gives for its name (same order as `$1`), from the
  * queues `$5 … $(4 + queueCount)`. Each queue gets its own branch, `queue = $k`, so that Postgres walks
  * the claim index (queue, priority, run_at, id) in order and stops at the limit instead of sorting
- * every due row; the branches are then merged by priority. The MATERIALIZED CTE locks exactly the
- * rows it picks; SKIP LOCKED lets replicas claim side by side. States are literals so the partial
+ * every due row; the branches are then merged by priority. With one queue the MATERIALIZED CTE
+ * locks exactly the rows it claims; with several, each branch locks up to the limit for the length of
+ * the statement before the merge keeps the best. SKIP LOCKED lets replicas claim side by side. States are literals so the partial
  * index matches.
  */
 export function claimSql(schema: string, queueCount: number): string {

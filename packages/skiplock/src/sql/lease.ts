@@ -1,11 +1,13 @@
 /**
- * Heartbeat of worker `$1`: refreshes its row and extends the lease of the jobs it still holds
- * (`$2` ids) by their lease (`$3` ms, same order). Only rows it still holds change.
+ * Heartbeat of worker `$1` (queues `$4`, host `$5`, pid `$6`): refreshes its row (re-creating it if it
+ * was forgotten) and extends the lease of the jobs it still holds (`$2` ids) by their lease (`$3` ms,
+ * same order). Only rows it still holds change.
  */
 export function heartbeatSql(schema: string): string {
   return `
 WITH beat AS (
-  UPDATE ${schema}.workers SET last_heartbeat_at = now() WHERE id = $1
+  INSERT INTO ${schema}.workers (id, queues, host, pid) VALUES ($1, $4, $5, $6)
+  ON CONFLICT (id) DO UPDATE SET last_heartbeat_at = now()
 )
 UPDATE ${schema}.jobs j
    SET lease_expires_at = now() + held.lease_ms * interval '1 millisecond'
@@ -16,14 +18,15 @@ UPDATE ${schema}.jobs j
 /**
  * Rescues running jobs whose lease expired (their worker died, stalled or lost the database): back
  * to `available` with an error entry, or `discarded` when their attempts are used up. At most `$1`
- * rows per call; only rows whose lease is still expired at update time change, so a job that
- * completed meanwhile is never touched. Returns the rescued rows.
+ * rows per call, of the job names in `$2` (those the rescuing worker has loaded: rows of other names
+ * are left to workers that know them); only rows whose lease is still expired at update time
+ * change, so a job that completed meanwhile is never touched. Returns the rescued rows.
  */
 export function rescueSql(schema: string): string {
   return `
 WITH expired AS MATERIALIZED (
   SELECT id FROM ${schema}.jobs
-   WHERE state = 'running' AND lease_expires_at < now()
+   WHERE state = 'running' AND lease_expires_at < now() AND name = ANY($2::text[])
    ORDER BY lease_expires_at
    LIMIT $1
    FOR UPDATE SKIP LOCKED

@@ -88,16 +88,27 @@ export class Completer {
       } catch (error) {
         failures += 1;
         if (!isTransientError(error) && failures >= this.#options.maxFailures) {
-          this.#logger.error(
-            { err: error, jobIds: batch.map((b) => b.id) },
-            'cannot record outcomes; the jobs will be rescued when their lease expires',
-          );
+          await this.#writeOneByOne(batch);
           failures = 0;
           continue;
         }
         this.#logger.warn({ err: error, size: batch.length }, 'recording outcomes failed; retrying');
         this.#buffer.unshift(...batch);
         await new Promise((resolve) => setTimeout(resolve, infraBackoffMs(failures)));
+      }
+    }
+  }
+
+  /** After a batch keeps failing for a non-transient reason: isolate the bad outcome, write the rest. */
+  async #writeOneByOne(batch: Pending[]): Promise<void> {
+    for (const item of batch) {
+      try {
+        await this.#write([item]);
+      } catch (error) {
+        this.#logger.error(
+          { err: error, jobId: item.id, outcome: item.outcome.state },
+          'cannot record this outcome; the job will be rescued when its lease expires',
+        );
       }
     }
   }

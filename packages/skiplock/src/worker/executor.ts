@@ -44,6 +44,24 @@ async function withTimeout(
 }
 
 /**
+ * The failed attempt's outcome. A user's backoff function may itself throw: the attempt is then
+ * retried after the default backoff rather than left without an outcome.
+ */
+function safeFailureOutcome(thrown: unknown, row: ClaimedRow, definition: AnyJobDefinition, workerId: string): Outcome {
+  const attempt = {
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    backoff: definition.backoff,
+    worker: workerId,
+  };
+  try {
+    return failureOutcome(thrown, attempt);
+  } catch {
+    return failureOutcome(thrown, { ...attempt, backoff: 'polynomial' });
+  }
+}
+
+/**
  * Starts one claimed job: validates its arguments again, runs the handler with a context and the
  * timeout, and resolves to the attempt's outcome. Never rejects: whatever the handler throws
  * (including non-Errors) becomes a failed attempt.
@@ -74,12 +92,7 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
       logger.debug({ ms: Math.round(performance.now() - started) }, 'job completed');
       return { state: 'completed' };
     } catch (thrown) {
-      const outcome = failureOutcome(thrown, {
-        attempt: row.attempt,
-        maxAttempts: row.max_attempts,
-        backoff: definition.backoff,
-        worker: context.workerId,
-      });
+      const outcome = safeFailureOutcome(thrown, row, definition, context.workerId);
       const level = outcome.state === 'discarded' ? 'error' : 'warn';
       logger[level](
         { err: thrown, outcome: outcome.state },

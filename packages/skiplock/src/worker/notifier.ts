@@ -102,9 +102,19 @@ export class Notifier {
     });
   }
 
+  /** A ping that does not answer within the interval counts as a lost connection (half-open sockets). */
   #ping(): void {
     const client = this.#client;
     if (!client) return;
-    client.query('SELECT 1').catch((error: unknown) => this.#lost(client, error as Error));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error('LISTEN connection did not answer a ping')),
+        this.#options.pingIntervalMs,
+      );
+    });
+    Promise.race([client.query('SELECT 1'), deadline])
+      .catch((error: unknown) => this.#lost(client, error as Error))
+      .finally(() => clearTimeout(timer));
   }
 }

@@ -19,9 +19,27 @@ export type Outcome =
   /** Released unrun at shutdown: back to available, the attempt given back. */
   | { state: 'available' };
 
-/** Postgres jsonb cannot hold U+0000; an error text must never make its own record fail. */
-function storable(text: string): string {
-  return text.replaceAll('\u0000', '\\u0000');
+/** A UTF-16 surrogate without its pair: JSON renders it as an escape that Postgres refuses. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Longest message or stack kept in an error entry. */
+const MAX_TEXT = 8192;
+
+/**
+ * Makes any value a string Postgres jsonb accepts: no U+0000, no lone surrogates, bounded length.
+ * An error text must never make its own record fail.
+ */
+function storable(value: unknown): string {
+  const text = String(value).replace(LONE_SURROGATE, '\uFFFD').replaceAll('\u0000', '\\u0000');
+  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length - MAX_TEXT} more characters)` : text;
+}
+
+/** Longest retry delay: a year (Postgres intervals and timers stay far from overflow). */
+const MAX_DELAY_MS = 365 * 86_400_000;
+
+/** A usable delay: finite, 0 … a year. */
+function clampDelay(ms: number): number {
+  return Number.isFinite(ms) ? Math.min(Math.max(0, ms), MAX_DELAY_MS) : MAX_DELAY_MS;
 }
 
 /** Renders anything a handler threw as a name, a never-empty message and a stack when there is one. */
@@ -61,5 +79,9 @@ export function failureOutcome(thrown: unknown, attempt: FailedAttempt): Outcome
     return { state: 'discarded', error };
   }
   const requested = hasCode(thrown, 'RETRY_JOB') ? (thrown as RetryJob).waitMs : undefined;
-  return { state: 'retryable', delayMs: requested ?? retryDelayMs(attempt.backoff, attempt.attempt), error };
+  return {
+    state: 'retryable',
+    delayMs: clampDelay(requested ?? retryDelayMs(attempt.backoff, attempt.attempt)),
+    error,
+  };
 }

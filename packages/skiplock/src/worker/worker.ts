@@ -86,7 +86,8 @@ export class Worker {
   readonly #running = new Map<string, Execution>();
   readonly #claimSql: string;
   #lastClaimFull = false;
-  #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  #starting: Promise<void> | undefined;
   #fetchLoop: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #stopTimers: Array<() => Promise<void>> = [];
@@ -142,8 +143,17 @@ export class Worker {
   }
 
   /** Registers the worker, starts listening and claiming. Resolves once it is running. */
-  async start(): Promise<void> {
-    if (this.#state !== 'new') throw new ConfigError(`worker ${this.id} was already started`);
+  start(): Promise<void> {
+    if (this.#state !== 'new') return Promise.reject(new ConfigError(`worker ${this.id} was already started`));
+    this.#state = 'starting';
+    this.#starting = this.#start().catch((error: unknown) => {
+      this.#state = 'new';
+      throw error;
+    });
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     const poolSize = this.#env.pool.options.max ?? 10;
     if (poolSize < MIN_POOL_SIZE) {
       throw new ConfigError(
@@ -152,12 +162,12 @@ export class Worker {
     }
     const { pool, quotedSchema } = this.#env;
     await pool.query(registerWorkerSql(quotedSchema), [this.id, this.#queues, hostname(), process.pid]);
-    this.#state = 'running';
     await this.#notifier.start();
     this.#stopTimers = [
       every(Math.max(50, Math.min(...this.#leases.values()) / 3), 'heartbeat', this.#logger, () => this.#heartbeat()),
       every(this.#rescueMs, 'rescue', this.#logger, () => this.#rescue()),
     ];
+    this.#state = 'running';
     this.#fetchLoop = this.#runFetchLoop();
     this.#logger.info(
       { queues: this.#queues, jobs: [...this.#definitions.keys()], concurrency: this.#concurrency },
@@ -175,6 +185,8 @@ export class Worker {
   }
 
   async #stop(timeoutMs: number): Promise<void> {
+    // A stop during start waits for the start, then undoes it.
+    await this.#starting?.catch(() => undefined);
     if (this.#state === 'new') {
       this.#state = 'stopped';
       return;
@@ -228,7 +240,7 @@ export class Worker {
         await this.#wakeup.wait(infraBackoffMs(failures));
         continue;
       }
-      for (const row of rows) this.#start(row);
+      for (const row of rows) this.#run(row);
       this.#lastClaimFull = rows.length === free;
       if (!this.#lastClaimFull) await this.#wakeup.wait(this.#pollMs);
     }
@@ -247,7 +259,7 @@ export class Worker {
     );
   }
 
-  #start(row: ClaimedRow): void {
+  #run(row: ClaimedRow): void {
     if (this.#state !== 'running') {
       // Claimed while stopping: give it straight back.
       this.#completer.push(row.id, row.attempt, { state: 'available' });
@@ -276,6 +288,9 @@ export class Worker {
       this.id,
       held.map((job) => job.id),
       held.map((job) => job.lease ?? this.#leaseMs),
+      this.#queues,
+      hostname(),
+      process.pid,
     ]);
   }
 
@@ -299,9 +314,12 @@ export class Worker {
   async #rescueExpired(client: pg.PoolClient): Promise<void> {
     const rescued = await client.query<{ id: string; name: string; queue: string; state: string }>(
       rescueSql(this.#env.quotedSchema),
-      [1000],
+      [1000, [...this.#leases.keys()]],
     );
-    await client.query(forgetDeadWorkersSql(this.#env.quotedSchema), [this.#leaseMs * 3]);
+    // Generous: a live worker whose row went anyway re-creates it at its next heartbeat.
+    await client.query(forgetDeadWorkersSql(this.#env.quotedSchema), [
+      Math.max(600_000, 3 * Math.max(...this.#leases.values())),
+    ]);
     for (const row of rescued.rows) {
       this.#logger.warn(
         { jobId: row.id, name: row.name, queue: row.queue, state: row.state },
