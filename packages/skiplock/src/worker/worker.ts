@@ -212,7 +212,20 @@ export class Worker {
       this.#completer.push(id, execution.row.attempt, { state: 'available' });
     }
     this.#running.clear();
-    await this.#completer.flush();
+    // Outcomes are retried while the database is away, but a stop does not wait forever: what is
+    // still unwritten after another shutdown timeout is left to rescue by lease.
+    let flushTimer: NodeJS.Timeout | undefined;
+    const flushed = await Promise.race([
+      this.#completer.flush().then(() => true),
+      new Promise<false>((resolve) => (flushTimer = setTimeout(() => resolve(false), Math.max(timeoutMs, 1000)))),
+    ]);
+    clearTimeout(flushTimer);
+    if (!flushed) {
+      this.#logger.error(
+        { unwritten: this.#completer.pending },
+        'could not record every outcome before stopping; those jobs will be rescued when their lease expires',
+      );
+    }
     await Promise.all(this.#stopTimers.map((stopTimer) => stopTimer()));
     await this.#notifier.stop();
     await this.#env.pool.query(deregisterWorkerSql(this.#env.quotedSchema), [this.id]).catch((error: unknown) => {
