@@ -7,19 +7,28 @@ import { isValidQueueName } from './identifiers.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJsonObject } from './payload.js';
 import { findByUniqueKeysSql, insertJobsSql } from './sql/enqueue.js';
 
-/** Per-instance settings an enqueue needs. */
+/** Per-instance settings an enqueue needs, with its statements built once. */
 export interface EnqueueConfig {
-  /** The quoted schema name. */
-  readonly quotedSchema: string;
   /** Cap on a job's serialized arguments. */
   readonly maxPayloadBytes: number;
+  /** Name of the prepared insert statement (unique per schema). */
+  readonly insertName: string;
+  readonly insertSql: string;
+  readonly findByKeysSql: string;
+}
+
+/** Builds the enqueue settings for a (validated, quoted) schema. */
+export function enqueueConfig(quotedSchema: string, maxPayloadBytes: number): EnqueueConfig {
+  return {
+    maxPayloadBytes,
+    insertName: `skiplock-enqueue-${quotedSchema}`,
+    insertSql: insertJobsSql(quotedSchema),
+    findByKeysSql: findByUniqueKeysSql(quotedSchema),
+  };
 }
 
 /** The defaults: schema `skiplock`, 1 MiB payloads. */
-export const DEFAULT_ENQUEUE_CONFIG: EnqueueConfig = {
-  quotedSchema: '"skiplock"',
-  maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
-};
+export const DEFAULT_ENQUEUE_CONFIG: EnqueueConfig = enqueueConfig('"skiplock"', DEFAULT_MAX_PAYLOAD_BYTES);
 
 interface InsertedRow {
   ord: number;
@@ -113,18 +122,14 @@ export async function enqueueRequests(
 ): Promise<EnqueueResult[]> {
   if (requests.length === 0) return [];
   const rows = await Promise.all(requests.map((request, ord) => toInputRow(request, ord, config)));
-  const inserted = await db.query<InsertedRow>(
-    insertJobsSql(config.quotedSchema),
-    [`[${rows.join(',')}]`],
-    `skiplock-enqueue-${config.quotedSchema}`,
-  );
+  const inserted = await db.query<InsertedRow>(config.insertSql, [`[${rows.join(',')}]`], config.insertName);
   const firstIdByKey = new Map<string, string>();
   for (const row of inserted) {
     if (row.state !== null && row.unique_key !== null && row.id !== null) firstIdByKey.set(row.unique_key, row.id);
   }
   const missing = inserted.filter((r) => r.id === null && !firstIdByKey.has(r.unique_key ?? ''));
   if (missing.length > 0) {
-    const found = await db.query<{ unique_key: string; id: string }>(findByUniqueKeysSql(config.quotedSchema), [
+    const found = await db.query<{ unique_key: string; id: string }>(config.findByKeysSql, [
       missing.map((r) => r.unique_key),
     ]);
     for (const row of found) firstIdByKey.set(row.unique_key, row.id);

@@ -3,7 +3,8 @@ import { JobPayloadError } from './errors.js';
 /** A JSON value as Skiplock stores it. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** A UTF-16 surrogate without its pair: JSON renders it as an escape that Postgres refuses. */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** Default cap on a job's serialized arguments: 1 MiB. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -37,7 +38,7 @@ function check(jobName: string, value: unknown, path: string, ancestors: Set<obj
           'contains a NUL character (U+0000), which Postgres jsonb cannot store',
         );
       }
-      if (LONE_SURROGATE.test(value)) {
+      if (value.search(LONE_SURROGATE) !== -1) {
         throw new JobPayloadError(jobName, path, 'contains a lone UTF-16 surrogate, which is not valid Unicode');
       }
       return;

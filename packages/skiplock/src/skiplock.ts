@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { toQueryable, type Database } from './db.js';
 import { currentDefaultEnqueuer, setDefaultEnqueuer, type Enqueuer } from './default-instance.js';
 import type { EnqueueOptions, EnqueueResult, JobDefinition, JobRequest } from './definition.js';
-import { enqueueRequests, type EnqueueConfig } from './enqueue.js';
+import { enqueueConfig, enqueueRequests, type EnqueueConfig } from './enqueue.js';
 import { ConfigError } from './errors.js';
 import { jobsChannel, quoteSchema } from './identifiers.js';
 import { defaultLogger } from './logger.js';
@@ -53,6 +53,7 @@ export class Skiplock implements Enqueuer {
   /** The logger Skiplock and its workers log to. */
   readonly logger: Logger;
   readonly #ownsPool: boolean;
+  readonly #quotedSchema: string;
   readonly #config: EnqueueConfig;
   readonly #workers = new Set<Worker>();
   #closed = false;
@@ -89,7 +90,8 @@ export class Skiplock implements Enqueuer {
     if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 2) {
       throw new ConfigError(`maxPayloadBytes must be a positive integer, got ${options.maxPayloadBytes}`);
     }
-    this.#config = { quotedSchema, maxPayloadBytes };
+    this.#quotedSchema = quotedSchema;
+    this.#config = enqueueConfig(quotedSchema, maxPayloadBytes);
     if (options.default ?? !currentDefaultEnqueuer()) setDefaultEnqueuer(this);
   }
 
@@ -139,7 +141,7 @@ export class Skiplock implements Enqueuer {
       {
         pool: this.pool,
         schema: this.schema,
-        quotedSchema: this.#config.quotedSchema,
+        quotedSchema: this.#quotedSchema,
         channel: jobsChannel(this.schema),
         logger: this.logger,
       },

@@ -1,6 +1,6 @@
 /**
- * Heartbeat of worker `$1` (queues `$4`, host `$5`, pid `$6`): refreshes its row (re-creating it if it
- * was forgotten) and extends the lease of the jobs it still holds (`$2` ids) by their lease (`$3` ms,
+ * Heartbeat of worker `$1` (queues `$4`, host `$5`, pid `$6`): creates or refreshes its row in
+ * `workers` (so the first beat registers it, and a row forgotten by mistake comes back) and extends the lease of the jobs it still holds (`$2` ids) by their lease (`$3` ms,
  * same order). Only rows it still holds change.
  */
 export function heartbeatSql(schema: string): string {

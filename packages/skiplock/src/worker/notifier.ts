@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { infraBackoffMs } from '../infra-retry.js';
+import { settlesWithin } from './deadline.js';
 
 /** Options of the LISTEN connection. */
 export interface NotifierOptions {
@@ -106,15 +107,11 @@ export class Notifier {
   #ping(): void {
     const client = this.#client;
     if (!client) return;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error('LISTEN connection did not answer a ping')),
-        this.#options.pingIntervalMs,
-      );
-    });
-    Promise.race([client.query('SELECT 1'), deadline])
-      .catch((error: unknown) => this.#lost(client, error as Error))
-      .finally(() => clearTimeout(timer));
+    settlesWithin(client.query('SELECT 1'), this.#options.pingIntervalMs).then(
+      (answered) => {
+        if (!answered) this.#lost(client, new Error('LISTEN connection did not answer a ping'));
+      },
+      (error: unknown) => this.#lost(client, error as Error),
+    );
   }
 }

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import { hasCode, type RetryJob } from '../errors.js';
+import { LONE_SURROGATE } from '../payload.js';
 import { retryDelayMs, type Backoff } from '../retry-policy.js';
 
 /** One entry of a job's `errors` array (`at` is added by Postgres when it is written). */
@@ -18,9 +19,6 @@ export type Outcome =
   | { state: 'discarded'; error: ErrorEntry }
   /** Released unrun at shutdown: back to available, the attempt given back. */
   | { state: 'available' };
-
-/** A UTF-16 surrogate without its pair: JSON renders it as an escape that Postgres refuses. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** Longest message or stack kept in an error entry. */
 const MAX_TEXT = 8192;

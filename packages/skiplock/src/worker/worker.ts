@@ -10,8 +10,9 @@ import { isValidQueueName } from '../identifiers.js';
 import { infraBackoffMs } from '../infra-retry.js';
 import { claimSql, type ClaimedRow } from '../sql/claim.js';
 import { heartbeatSql, NOTIFY_QUEUES_SQL, rescueSql, TRY_MAINTENANCE_LOCK_SQL } from '../sql/lease.js';
-import { deregisterWorkerSql, forgetDeadWorkersSql, registerWorkerSql } from '../sql/workers.js';
+import { deregisterWorkerSql, forgetDeadWorkersSql } from '../sql/workers.js';
 import { Completer } from './completer.js';
+import { settlesWithin } from './deadline.js';
 import { execute, type Execution } from './executor.js';
 import { every } from './maintenance.js';
 import { Notifier } from './notifier.js';
@@ -160,8 +161,8 @@ export class Worker {
         `worker: the pool allows ${poolSize} connections; a worker needs at least ${MIN_POOL_SIZE} (claim, complete, maintenance)`,
       );
     }
-    const { pool, quotedSchema } = this.#env;
-    await pool.query(registerWorkerSql(quotedSchema), [this.id, this.#queues, hostname(), process.pid]);
+    // The first heartbeat registers the worker (it upserts its row).
+    await this.#heartbeat();
     await this.#notifier.start();
     this.#stopTimers = [
       every(Math.max(50, Math.min(...this.#leases.values()) / 3), 'heartbeat', this.#logger, () => this.#heartbeat()),
@@ -177,7 +178,9 @@ export class Worker {
 
   /**
    * Stops claiming at once, lets running jobs finish within `timeout`, then aborts their signal and
-   * puts them back (`available`, attempt not charged). Resolves when every outcome is written.
+   * puts them back (`available`, attempt not charged). Resolves once every outcome is written, or
+   * after a second `timeout` spent failing to write them (while the database is away): those jobs
+   * are then rescued when their lease expires.
    */
   stop(options: StopOptions = {}): Promise<void> {
     this.#stopping ??= this.#stop(toMs(options.timeout ?? '30s', 'stop timeout'));
@@ -196,12 +199,7 @@ export class Worker {
     await this.#fetchLoop;
     if (this.#running.size > 0) {
       this.#logger.info({ running: this.#running.size, timeoutMs }, 'waiting for running jobs');
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all([...this.#running.values()].map((execution) => execution.outcome)),
-        new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-      ]);
-      clearTimeout(timer);
+      await settlesWithin(Promise.all([...this.#running.values()].map((execution) => execution.outcome)), timeoutMs);
     }
     for (const [id, execution] of this.#running) {
       this.#logger.warn(
@@ -214,13 +212,7 @@ export class Worker {
     this.#running.clear();
     // Outcomes are retried while the database is away, but a stop does not wait forever: what is
     // still unwritten after another shutdown timeout is left to rescue by lease.
-    let flushTimer: NodeJS.Timeout | undefined;
-    const flushed = await Promise.race([
-      this.#completer.flush().then(() => true),
-      new Promise<false>((resolve) => (flushTimer = setTimeout(() => resolve(false), Math.max(timeoutMs, 1000)))),
-    ]);
-    clearTimeout(flushTimer);
-    if (!flushed) {
+    if (!(await settlesWithin(this.#completer.flush(), Math.max(timeoutMs, 1000)))) {
       this.#logger.error(
         { unwritten: this.#completer.pending },
         'could not record every outcome before stopping; those jobs will be rescued when their lease expires',
