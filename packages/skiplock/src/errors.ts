@@ -3,7 +3,17 @@
  * one process would otherwise disagree about classes.
  */
 export type SkiplockErrorCode =
-  'CONFIG' | 'JOB_PAYLOAD' | 'ENQUEUE' | 'SCHEMA_VERSION' | 'JOB_TIMEOUT' | 'DISCARD_JOB' | 'RETRY_JOB';
+  | 'CONFIG'
+  | 'JOB_PAYLOAD'
+  | 'ENQUEUE'
+  | 'SCHEMA_VERSION'
+  | 'JOB_TIMEOUT'
+  | 'JOB_CANCELLED'
+  | 'DISCARD_JOB'
+  | 'RETRY_JOB'
+  | 'INVALID_ARGUMENT'
+  | 'JOB_NOT_FOUND'
+  | 'JOB_STATE';
 
 /** Base class of every error Skiplock throws on purpose. */
 export class SkiplockError extends Error {
@@ -63,6 +73,42 @@ export class SchemaVersionError extends SkiplockError {
 export class JobTimeoutError extends SkiplockError {
   constructor(jobName: string, timeoutMs: number) {
     super('JOB_TIMEOUT', `job "${jobName}" timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** An operator cancelled the running job; its `ctx.signal` was aborted and it is recorded `cancelled`. */
+export class JobCancelledError extends SkiplockError {
+  constructor(jobName: string) {
+    super('JOB_CANCELLED', `job "${jobName}" was cancelled`);
+  }
+}
+
+/** An admin call got an argument it cannot use: a bad state filter, job id or queue name. */
+export class InvalidArgumentError extends SkiplockError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+/** No job has this id (it never existed, or was pruned or deleted). */
+export class JobNotFoundError extends SkiplockError {
+  /** The id asked for. */
+  readonly jobId: string;
+
+  constructor(jobId: string) {
+    super('JOB_NOT_FOUND', `no job with id ${jobId}`);
+    this.jobId = jobId;
+  }
+}
+
+/** The job exists but its state does not allow the action (retry a completed job, delete a running one). */
+export class JobStateError extends SkiplockError {
+  /** The job's id. */
+  readonly jobId: string;
+
+  constructor(jobId: string, problem: string) {
+    super('JOB_STATE', `job ${jobId} ${problem}`);
+    this.jobId = jobId;
   }
 }
 

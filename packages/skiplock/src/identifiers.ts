@@ -25,3 +25,8 @@ export function isValidQueueName(queue: string): boolean {
 export function jobsChannel(schema: string): string {
   return `${schema}.jobs`;
 }
+
+/** The channel that tells workers an operator cancelled a running job (payload: the job id). */
+export function cancelChannel(schema: string): string {
+  return `${schema}.cancel`;
+}

@@ -20,10 +20,27 @@ export type { Database, KyselyExecutor, PgQueryable } from './db.js';
 export type { Duration } from './duration.js';
 export { toMs } from './duration.js';
 export {
+  Admin,
+  type CancelResult,
+  type JobDetails,
+  type JobPage,
+  type JobSummary,
+  type ListJobsOptions,
+  type QueueStats,
+  type StoredError,
+  type WorkerInfo,
+} from './admin/admin.js';
+export { JOB_STATES, type JobFilter, type JobState } from './admin/filter.js';
+export type { PruneOptions, PruneResult, Retention } from './prune.js';
+export {
   ConfigError,
   DiscardJob,
   EnqueueError,
+  InvalidArgumentError,
+  JobCancelledError,
+  JobNotFoundError,
   JobPayloadError,
+  JobStateError,
   JobTimeoutError,
   RetryJob,
   SchemaVersionError,

@@ -5,7 +5,9 @@ import { currentDefaultEnqueuer, setDefaultEnqueuer, type Enqueuer } from './def
 import type { EnqueueOptions, EnqueueResult, JobDefinition, JobRequest } from './definition.js';
 import { enqueueConfig, enqueueRequests, type EnqueueConfig } from './enqueue.js';
 import { ConfigError } from './errors.js';
-import { jobsChannel, quoteSchema } from './identifiers.js';
+import { Admin, type AdminEnvironment } from './admin/admin.js';
+import { cancelChannel, jobsChannel, quoteSchema } from './identifiers.js';
+import { retentionMs, type Retention } from './prune.js';
 import { defaultLogger } from './logger.js';
 import { migrateSchema, type MigrateResult } from './migrate.js';
 import { withClient } from './pool-client.js';
@@ -33,6 +35,11 @@ export interface SkiplockOptions {
   applicationName?: string;
   /** Become the instance `job.performLater` uses (true when no other instance is). */
   default?: boolean;
+  /**
+   * How long finished jobs are kept before workers (and `skiplock prune`) delete them: completed
+   * 1 day, discarded and cancelled 14 days by default; `false` keeps them forever.
+   */
+  retention?: Retention;
 }
 
 /**
@@ -52,8 +59,10 @@ export class Skiplock implements Enqueuer {
   readonly pool: pg.Pool;
   /** The logger Skiplock and its workers log to. */
   readonly logger: Logger;
+  /** Inspect and repair jobs: list, show, retry, cancel, delete, pause queues, stats, prune. */
+  readonly admin: Admin;
   readonly #ownsPool: boolean;
-  readonly #quotedSchema: string;
+  readonly #env: AdminEnvironment;
   readonly #config: EnqueueConfig;
   readonly #workers = new Set<Worker>();
   #closed = false;
@@ -90,7 +99,15 @@ export class Skiplock implements Enqueuer {
     if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 2) {
       throw new ConfigError(`maxPayloadBytes must be a positive integer, got ${options.maxPayloadBytes}`);
     }
-    this.#quotedSchema = quotedSchema;
+    this.#env = {
+      pool: this.pool,
+      schema: this.schema,
+      quotedSchema,
+      jobsChannel: jobsChannel(this.schema),
+      cancelChannel: cancelChannel(this.schema),
+      retention: retentionMs(options.retention),
+    };
+    this.admin = new Admin(this.#env);
     this.#config = enqueueConfig(quotedSchema, maxPayloadBytes);
     if (options.default ?? !currentDefaultEnqueuer()) setDefaultEnqueuer(this);
   }
@@ -137,16 +154,7 @@ export class Skiplock implements Enqueuer {
 
   /** Creates a worker (call `start()` on it) for these job definitions. */
   worker(options: WorkerOptions): Worker {
-    const worker = new Worker(
-      {
-        pool: this.pool,
-        schema: this.schema,
-        quotedSchema: this.#quotedSchema,
-        channel: jobsChannel(this.schema),
-        logger: this.logger,
-      },
-      options,
-    );
+    const worker = new Worker({ ...this.#env, logger: this.logger }, options);
     this.#workers.add(worker);
     return worker;
   }

@@ -28,9 +28,9 @@ afterAll(async () => {
 });
 
 describe('migrate', () => {
-  it('creates the schema with the contract tables, function and view', async () => {
+  it('creates the schema with the contract tables, function and views', async () => {
     const schema = freshSchema();
-    expect(await instance(schema).migrate()).toEqual({ applied: ['0001_jobs'] });
+    expect(await instance(schema).migrate()).toEqual({ applied: ['0001_jobs', '0002_operations'] });
     const { rows } = await admin.query<{ column_name: string }>(
       `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'jobs' ORDER BY ordinal_position`,
       [schema],
@@ -53,6 +53,7 @@ describe('migrate', () => {
       'locked_by',
       'lease_expires_at',
       'metadata',
+      'cancel_requested_at',
     ]);
     const fn = await admin.query(
       `SELECT pg_get_function_arguments(p.oid) AS args FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'enqueue'`,
@@ -61,13 +62,15 @@ describe('migrate', () => {
     expect(fn.rows[0]?.args).toBe(
       "name text, args jsonb DEFAULT '{}'::jsonb, queue text DEFAULT 'default'::text, run_at timestamp with time zone DEFAULT now(), priority integer DEFAULT 0, max_attempts integer DEFAULT 25, unique_key text DEFAULT NULL::text",
     );
-    await expect(admin.query(`SELECT * FROM "${schema}".queue_stats`)).resolves.toBeDefined();
+    for (const relation of ['queue_stats', 'failed_jobs', 'queues', 'workers']) {
+      await expect(admin.query(`SELECT * FROM "${schema}".${relation}`)).resolves.toMatchObject({ rows: [] });
+    }
   });
 
   it('is idempotent, and replicas migrating at the same moment all succeed', async () => {
     const schema = freshSchema();
     const results = await Promise.all(Array.from({ length: 5 }, () => instance(schema).migrate()));
-    expect(results.flatMap((r) => r.applied)).toEqual(['0001_jobs']);
+    expect(results.flatMap((r) => r.applied)).toEqual(['0001_jobs', '0002_operations']);
     expect(await instance(schema).migrate()).toEqual({ applied: [] });
   });
 

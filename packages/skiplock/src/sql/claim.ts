@@ -19,7 +19,8 @@ export interface ClaimedRow {
  * every due row; the branches are then merged by priority. With one queue the MATERIALIZED CTE
  * locks exactly the rows it claims; with several, each branch locks up to the limit for the length of
  * the statement before the merge keeps the best. SKIP LOCKED lets replicas claim side by side. States are literals so the partial
- * index matches.
+ * index matches. A paused queue's branch is cut off by a one-time check of `queues`, before it reads
+ * any job.
  */
 export function claimSql(schema: string, queueCount: number): string {
   const branch = (param: number) => `
@@ -29,6 +30,7 @@ export function claimSql(schema: string, queueCount: number): string {
          AND queue = $${param}
          AND name = ANY($1::text[])
          AND run_at <= now()
+         AND NOT EXISTS (SELECT 1 FROM ${schema}.queues WHERE name = $${param} AND paused)
        ORDER BY priority, run_at, id
        LIMIT $2
        FOR UPDATE SKIP LOCKED

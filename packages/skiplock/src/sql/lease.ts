@@ -1,7 +1,8 @@
 /**
  * Heartbeat of worker `$1` (queues `$4`, host `$5`, pid `$6`): creates or refreshes its row in
  * `workers` (so the first beat registers it, and a row forgotten by mistake comes back) and extends the lease of the jobs it still holds (`$2` ids) by their lease (`$3` ms,
- * same order). Only rows it still holds change.
+ * same order). Only rows it still holds change. Returns the held jobs an operator cancelled (in case
+ * the worker missed the notification).
  */
 export function heartbeatSql(schema: string): string {
   return `
@@ -12,12 +13,14 @@ WITH beat AS (
 UPDATE ${schema}.jobs j
    SET lease_expires_at = now() + held.lease_ms * interval '1 millisecond'
   FROM unnest($2::bigint[], $3::float8[]) AS held(id, lease_ms)
- WHERE j.id = held.id AND j.locked_by = $1 AND j.state = 'running'`;
+ WHERE j.id = held.id AND j.locked_by = $1 AND j.state = 'running'
+RETURNING CASE WHEN j.cancel_requested_at IS NOT NULL THEN j.id::text END AS cancelled`;
 }
 
 /**
  * Rescues running jobs whose lease expired (their worker died, stalled or lost the database): back
- * to `available` with an error entry, or `discarded` when their attempts are used up. At most `$1`
+ * to `available` with an error entry, `discarded` when their attempts are used up, `cancelled` when an
+ * operator cancelled them meanwhile. At most `$1`
  * rows per call, of the job names in `$2` (those the rescuing worker has loaded: rows of other names
  * are left to workers that know them); only rows whose lease is still expired at update time
  * change, so a job that completed meanwhile is never touched. Returns the rescued rows.
@@ -32,8 +35,9 @@ WITH expired AS MATERIALIZED (
    FOR UPDATE SKIP LOCKED
 )
 UPDATE ${schema}.jobs j
-   SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded' ELSE 'available' END,
-       finished_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
+   SET state = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                    WHEN j.attempt >= j.max_attempts THEN 'discarded' ELSE 'available' END,
+       finished_at = CASE WHEN j.cancel_requested_at IS NOT NULL OR j.attempt >= j.max_attempts THEN now() END,
        errors = j.errors || jsonb_build_array(jsonb_build_object(
          'attempt', j.attempt, 'at', now(), 'name', 'LeaseExpired',
          'message', 'lease expired on worker ' || coalesce(j.locked_by, 'unknown'),

@@ -10,6 +10,11 @@ export interface Execution {
   readonly row: ClaimedRow;
   readonly controller: AbortController;
   readonly outcome: Promise<Outcome>;
+  /**
+   * Ends the attempt now with `error` (a timeout, a cancel): aborts the handler's signal and settles
+   * the outcome without waiting for a handler that ignores it.
+   */
+  readonly interrupt: (error: Error) => void;
 }
 
 /** What the executor needs from its worker. */
@@ -20,27 +25,22 @@ export interface ExecutorContext {
   defaultTimeoutMs: number | undefined;
 }
 
-/** Runs `fn`, rejecting with JobTimeoutError after `timeoutMs` (and aborting the job's signal). */
-async function withTimeout(
-  fn: () => Promise<void> | void,
-  timeoutMs: number | undefined,
-  controller: AbortController,
-  jobName: string,
-): Promise<void> {
-  if (timeoutMs === undefined) return fn();
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new JobTimeoutError(jobName, timeoutMs);
-      controller.abort(error);
-      reject(error);
-    }, timeoutMs);
+/** A promise that an interrupt rejects, and the interrupt itself (which also aborts the signal). */
+function interruption(controller: AbortController): { interrupted: Promise<never>; interrupt: (error: Error) => void } {
+  let reject: (error: Error) => void = () => undefined;
+  const interrupted = new Promise<never>((_, rejectWith) => {
+    reject = rejectWith;
   });
-  try {
-    await Promise.race([Promise.resolve().then(fn), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
+  // Unobserved until the handler is running; never an unhandled rejection.
+  interrupted.catch(() => undefined);
+  return {
+    interrupted,
+    interrupt: (error) => {
+      if (controller.signal.aborted) return;
+      reject(error);
+      controller.abort(error);
+    },
+  };
 }
 
 /**
@@ -61,6 +61,15 @@ function safeFailureOutcome(thrown: unknown, row: ClaimedRow, definition: AnyJob
   }
 }
 
+/** How each way of failing is logged. */
+const FAILURE_LOG: Record<Outcome['state'], ['error' | 'warn' | 'info', string]> = {
+  discarded: ['error', 'job discarded'],
+  retryable: ['warn', 'job failed, will retry'],
+  cancelled: ['info', 'job cancelled'],
+  completed: ['info', 'job completed'],
+  available: ['info', 'job released'],
+};
+
 /**
  * Starts one claimed job: validates its arguments again, runs the handler with a context and the
  * timeout, and resolves to the attempt's outcome. Never rejects: whatever the handler throws
@@ -80,26 +89,26 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
     metadata: row.metadata,
   };
   const started = performance.now();
+  const { interrupted, interrupt } = interruption(controller);
+  const timeoutMs = definition.timeoutMs ?? context.defaultTimeoutMs;
   const run = async (): Promise<Outcome> => {
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => interrupt(new JobTimeoutError(row.name, timeoutMs)), timeoutMs);
     try {
       const args = await validateArgs({ job: definition, args: row.args });
-      await withTimeout(
-        () => definition.perform(args, ctx),
-        definition.timeoutMs ?? context.defaultTimeoutMs,
-        controller,
-        row.name,
-      );
+      await Promise.race([definition.perform(args, ctx), interrupted]);
       logger.debug({ ms: Math.round(performance.now() - started) }, 'job completed');
       return { state: 'completed' };
     } catch (thrown) {
       const outcome = safeFailureOutcome(thrown, row, definition, context.workerId);
-      const level = outcome.state === 'discarded' ? 'error' : 'warn';
-      logger[level](
-        { err: thrown, outcome: outcome.state },
-        outcome.state === 'discarded' ? 'job discarded' : 'job failed, will retry',
-      );
+      const [level, message] = FAILURE_LOG[outcome.state];
+      logger[level]({ err: thrown, outcome: outcome.state }, message);
       return outcome;
+    } finally {
+      clearTimeout(timer);
     }
   };
-  return { row, controller, outcome: run() };
+  return { row, controller, outcome: run(), interrupt };
 }

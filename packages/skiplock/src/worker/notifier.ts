@@ -7,10 +7,8 @@ import { settlesWithin } from './deadline.js';
 export interface NotifierOptions {
   /** How to connect (a dedicated client, outside the pool). */
   clientConfig: pg.ClientConfig;
-  /** The channel to LISTEN on. */
-  channel: string;
-  /** Called with the queue name carried by each notification. */
-  onQueue: (queue: string) => void;
+  /** The channels to LISTEN on, each with what to do with a notification's payload. */
+  channels: Readonly<Record<string, (payload: string) => void>>;
   /** Called after every (re)connect: jobs may have arrived while nobody listened. */
   onConnect: () => void;
   /** How often to check that the connection still answers, in ms. */
@@ -60,11 +58,13 @@ export class Notifier {
     client.on('error', (error) => this.#lost(client, error));
     client.on('end', () => this.#lost(client, undefined));
     client.on('notification', (message) => {
-      if (message.payload) this.#options.onQueue(message.payload);
+      if (message.payload) this.#options.channels[message.channel]?.(message.payload);
     });
     try {
       await client.connect();
-      await client.query(`LISTEN "${this.#options.channel.replaceAll('"', '""')}"`);
+      for (const channel of Object.keys(this.#options.channels)) {
+        await client.query(`LISTEN "${channel.replaceAll('"', '""')}"`);
+      }
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;

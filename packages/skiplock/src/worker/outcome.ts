@@ -17,6 +17,8 @@ export type Outcome =
   | { state: 'completed' }
   | { state: 'retryable'; delayMs: number; error: ErrorEntry }
   | { state: 'discarded'; error: ErrorEntry }
+  /** An operator cancelled the running job. */
+  | { state: 'cancelled'; error: ErrorEntry }
   /** Released unrun at shutdown: back to available, the attempt given back. */
   | { state: 'available' };
 
@@ -68,11 +70,12 @@ export interface FailedAttempt {
 }
 
 /**
- * Decides a failed attempt's fate: `DiscardJob` (or attempts used up) discards, `RetryJob` retries
- * after its own wait, anything else retries after the job's backoff.
+ * Decides a failed attempt's fate: a cancel by an operator cancels, `DiscardJob` (or attempts used
+ * up) discards, `RetryJob` retries after its own wait, anything else retries after the job's backoff.
  */
 export function failureOutcome(thrown: unknown, attempt: FailedAttempt): Outcome {
   const error: ErrorEntry = { attempt: attempt.attempt, worker: attempt.worker, ...describeThrown(thrown) };
+  if (hasCode(thrown, 'JOB_CANCELLED')) return { state: 'cancelled', error };
   if (hasCode(thrown, 'DISCARD_JOB') || hasCode(thrown, 'JOB_PAYLOAD') || attempt.attempt >= attempt.maxAttempts) {
     return { state: 'discarded', error };
   }

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { AnyJobDefinition } from '../definition.js';
 import { queueNameProblem } from '../definition.js';
 import { toMs, type Duration } from '../duration.js';
-import { ConfigError } from '../errors.js';
+import type { AdminEnvironment } from '../admin/admin.js';
+import { ConfigError, JobCancelledError } from '../errors.js';
 import { isValidQueueName } from '../identifiers.js';
 import { infraBackoffMs } from '../infra-retry.js';
 import { claimSql, type ClaimedRow } from '../sql/claim.js';
@@ -17,6 +18,7 @@ import { execute, type Execution } from './executor.js';
 import { every } from './maintenance.js';
 import { Notifier } from './notifier.js';
 import { withClient } from '../pool-client.js';
+import { prune } from '../prune.js';
 import { Wakeup } from './wakeup.js';
 
 /** Options of {@link Skiplock.worker}. */
@@ -44,6 +46,13 @@ export interface WorkerOptions {
   completionFlushDelay?: Duration;
   /** Worker id stored in `locked_by` (host-pid-random). */
   id?: string;
+  /**
+   * Delete finished jobs past the instance's `retention` every `pruneInterval` (true). Replicas take
+   * turns: one prunes at a time.
+   */
+  prune?: boolean;
+  /** How often to prune ('1m'). */
+  pruneInterval?: Duration;
 }
 
 /** Options of {@link Worker.stop}. */
@@ -53,11 +62,7 @@ export interface StopOptions {
 }
 
 /** What a worker needs from its Skiplock instance. */
-export interface WorkerEnvironment {
-  pool: pg.Pool;
-  schema: string;
-  quotedSchema: string;
-  channel: string;
+export interface WorkerEnvironment extends AdminEnvironment {
   logger: Logger;
 }
 
@@ -79,6 +84,9 @@ export class Worker {
   /** Lease in ms per job name (the definition's, else the worker's); its keys are the names claimed. */
   readonly #leases = new Map<string, number>();
   readonly #rescueMs: number;
+  /** Null when this worker does not prune. */
+  readonly #pruneMs: number | null;
+  readonly #stopPruning = new AbortController();
   readonly #jobTimeoutMs: number | undefined;
   readonly #logger: Logger;
   readonly #completer: Completer;
@@ -116,6 +124,7 @@ export class Worker {
       options.rescueInterval === undefined
         ? Math.min(5000, this.#leaseMs / 2)
         : toMs(options.rescueInterval, 'rescueInterval');
+    this.#pruneMs = options.prune === false ? null : toMs(options.pruneInterval ?? '1m', 'pruneInterval');
     for (const job of options.jobs) this.#leases.set(job.name, job.leaseMs ?? this.#leaseMs);
     this.#jobTimeoutMs = options.jobTimeout === undefined ? undefined : toMs(options.jobTimeout, 'jobTimeout');
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -128,9 +137,11 @@ export class Worker {
     });
     this.#notifier = new Notifier({
       clientConfig: env.pool.options,
-      channel: env.channel,
-      onQueue: (queue) => {
-        if (this.#queues.includes(queue)) this.#wakeup.notify();
+      channels: {
+        [env.jobsChannel]: (queue) => {
+          if (this.#queues.includes(queue)) this.#wakeup.notify();
+        },
+        [env.cancelChannel]: (id) => this.#cancel(id),
       },
       onConnect: () => this.#wakeup.notify(),
       pingIntervalMs: 30_000,
@@ -168,6 +179,7 @@ export class Worker {
       every(Math.max(50, Math.min(...this.#leases.values()) / 3), 'heartbeat', this.#logger, () => this.#heartbeat()),
       every(this.#rescueMs, 'rescue', this.#logger, () => this.#rescue()),
     ];
+    if (this.#pruneMs !== null) this.#stopTimers.push(every(this.#pruneMs, 'prune', this.#logger, () => this.#prune()));
     this.#state = 'running';
     this.#fetchLoop = this.#runFetchLoop();
     this.#logger.info(
@@ -218,6 +230,7 @@ export class Worker {
         'could not record every outcome before stopping; those jobs will be rescued when their lease expires',
       );
     }
+    this.#stopPruning.abort();
     await Promise.all(this.#stopTimers.map((stopTimer) => stopTimer()));
     await this.#notifier.stop();
     await this.#env.pool.query(deregisterWorkerSql(this.#env.quotedSchema), [this.id]).catch((error: unknown) => {
@@ -289,7 +302,7 @@ export class Worker {
   async #heartbeat(): Promise<void> {
     const held = [...this.#running.values()].map(({ row }) => ({ id: row.id, lease: this.#leases.get(row.name) }));
     for (const id of this.#completer.pendingIds()) held.push({ id, lease: this.#leaseMs });
-    await this.#env.pool.query(heartbeatSql(this.#env.quotedSchema), [
+    const beat = await this.#env.pool.query<{ cancelled: string | null }>(heartbeatSql(this.#env.quotedSchema), [
       this.id,
       held.map((job) => job.id),
       held.map((job) => job.lease ?? this.#leaseMs),
@@ -297,6 +310,22 @@ export class Worker {
       hostname(),
       process.pid,
     ]);
+    // A cancel whose notification was missed (the LISTEN connection was down) arrives here.
+    for (const { cancelled } of beat.rows) if (cancelled !== null) this.#cancel(cancelled);
+  }
+
+  /** An operator cancelled job `id`: if this worker runs it, abort it now (it is recorded `cancelled`). */
+  #cancel(id: string): void {
+    const execution = this.#running.get(id);
+    if (!execution) return;
+    this.#logger.info({ jobId: id, name: execution.row.name }, 'cancel requested: aborting the job');
+    execution.interrupt(new JobCancelledError(execution.row.name));
+  }
+
+  async #prune(): Promise<void> {
+    const schema = { name: this.#env.schema, quoted: this.#env.quotedSchema };
+    const { deleted } = await prune(this.#env.pool, schema, this.#env.retention, { signal: this.#stopPruning.signal });
+    if (deleted > 0) this.#logger.info({ deleted }, 'pruned finished jobs past their retention');
   }
 
   async #rescue(): Promise<void> {
@@ -333,6 +362,6 @@ export class Worker {
     }
     const queues = [...new Set(rescued.rows.filter((row) => row.state === 'available').map((row) => row.queue))];
     // Wake every replica serving those queues, not only this one.
-    if (queues.length > 0) await client.query(NOTIFY_QUEUES_SQL, [this.#env.channel, queues]);
+    if (queues.length > 0) await client.query(NOTIFY_QUEUES_SQL, [this.#env.jobsChannel, queues]);
   }
 }

@@ -1,0 +1,27 @@
+/**
+ * Deletes one batch of finished jobs past their retention: `$2`, `$3`, `$4` are how long (ms) to
+ * keep `completed`, `discarded` and `cancelled` jobs (null: forever), `$5` the batch size. Oldest
+ * first, through the finished-jobs index; rows another transaction holds are skipped. Runs only
+ * if it gets the transaction-level advisory lock `$1`, so one pruner works at a time and the lock
+ * is never left behind. Returns whether it had the lock and how many rows it deleted.
+ */
+export function pruneBatchSql(schema: string): string {
+  return `
+WITH lock AS MATERIALIZED (
+  SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked
+), doomed AS MATERIALIZED (
+  SELECT j.id FROM ${schema}.jobs j, lock
+   WHERE lock.locked
+     AND j.state IN ('completed', 'discarded', 'cancelled')
+     AND j.finished_at < now() - least($2::float8, $3::float8, $4::float8) * interval '1 millisecond'
+     AND j.finished_at < now() - CASE j.state WHEN 'completed' THEN $2::float8
+                                              WHEN 'discarded' THEN $3::float8
+                                              ELSE $4::float8 END * interval '1 millisecond'
+   ORDER BY j.finished_at
+   LIMIT $5
+   FOR UPDATE OF j SKIP LOCKED
+), gone AS (
+  DELETE FROM ${schema}.jobs j USING doomed WHERE j.id = doomed.id RETURNING 1
+)
+SELECT (SELECT locked FROM lock) AS locked, (SELECT count(*) FROM gone)::int AS deleted`;
+}
