@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { JobDefinition } from 'skiplock';
 import { waitFor, type TestSchema } from './schema.js';
@@ -44,6 +44,23 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): CliP
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
   return { child, output: () => output, exited };
+}
+
+/** What a finished CLI run printed, and its exit code. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `skiplock <args>` to its end. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 /** Creates the `runs` table the fixture jobs log to. */

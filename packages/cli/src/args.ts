@@ -11,19 +11,28 @@ export interface Flags {
   string(name: string): string | undefined;
   /** Whether a boolean flag was given. */
   bool(name: string): boolean;
+  /** The arguments that are not flags (only for commands that take them). */
+  positionals: string[];
 }
 
 /**
  * Parses a command's flags strictly (`strings` take a value, `booleans` do not); unknown flags and
- * stray arguments are usage errors.
+ * stray arguments (unless `allowPositionals`) are usage errors.
  */
-export function parseFlags(command: string, argv: string[], strings: string[], booleans: string[] = []): Flags {
+export function parseFlags(
+  command: string,
+  argv: string[],
+  strings: string[],
+  booleans: string[] = [],
+  allowPositionals = false,
+): Flags {
   const options: Options = { help: { type: 'boolean', short: 'h' } };
   for (const name of strings) options[name] = { type: 'string' };
   for (const name of booleans) options[name] = { type: 'boolean' };
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  let positionals: string[];
   try {
-    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+    ({ values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals }));
   } catch (error) {
     throw new UsageError(`skiplock ${command}: ${(error as Error).message}`);
   }
@@ -34,6 +43,7 @@ export function parseFlags(command: string, argv: string[], strings: string[], b
       return typeof value === 'string' ? value : undefined;
     },
     bool: (name) => values[name] === true,
+    positionals,
   };
 }
 

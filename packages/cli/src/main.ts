@@ -1,13 +1,24 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { devCommand } from './commands/dev.js';
+import { jobsCommand } from './commands/jobs.js';
 import { migrateCommand } from './commands/migrate.js';
+import { pruneCommand } from './commands/prune.js';
+import { queuesCommand } from './commands/queues.js';
+import { statsCommand } from './commands/stats.js';
 import { workerCommand } from './commands/worker.js';
+import { workersCommand } from './commands/workers.js';
+import { describeFailure } from './failure.js';
 import { MAIN_HELP, UsageError } from './usage.js';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   migrate: migrateCommand,
   worker: workerCommand,
+  jobs: jobsCommand,
+  queues: queuesCommand,
+  stats: statsCommand,
+  workers: workersCommand,
+  prune: pruneCommand,
   dev: devCommand,
 };
 
@@ -31,13 +42,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof UsageError) {
-    process.stderr.write(`${error.message}\n`);
-    process.exit(2);
-  }
-  const code = (error as { code?: unknown }).code;
-  process.stderr.write(
-    `skiplock: ${error instanceof Error ? error.message : String(error)}${typeof code === 'string' ? ` (${code})` : ''}\n`,
-  );
-  process.exit(1);
+  const { message, exitCode } = describeFailure(error);
+  process.stderr.write(`${message}\n`);
+  process.exit(exitCode);
 });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Skiplock } from 'skiplock';
+import { Skiplock, type QueueStats } from 'skiplock';
 import { parseFlags, positiveInteger } from '../args.js';
 import { buildReport, demoJobs, importFile, sendWelcome, syncPartner } from '../demo-jobs.js';
 import type { RunningPostgres } from '../embedded-postgres.js';
@@ -7,16 +7,21 @@ import { cliLogger } from '../logging.js';
 import { exitOnSignal } from '../signals.js';
 import { DEV_HELP } from '../usage.js';
 
-const STATES = ['available', 'scheduled', 'running', 'retryable', 'completed', 'discarded'] as const;
-
 async function progressLine(skiplock: Skiplock): Promise<{ line: string; unfinished: number }> {
-  const { rows } = await skiplock.pool.query<{ state: string; count: number }>(
-    `SELECT state, sum(count)::int AS count FROM "${skiplock.schema}".queue_stats GROUP BY state`,
-  );
-  const counts = new Map(rows.map((row) => [row.state, row.count]));
-  const line = STATES.map((state) => `${counts.get(state) ?? 0} ${state}`).join(' · ');
-  const unfinished = ['available', 'scheduled', 'running', 'retryable'].reduce((n, s) => n + (counts.get(s) ?? 0), 0);
-  return { line, unfinished };
+  const stats = await skiplock.admin.stats();
+  const total = (pick: (q: QueueStats) => number) => stats.reduce((n, q) => n + pick(q), 0);
+  const counts = {
+    available: total((q) => q.available),
+    scheduled: total((q) => q.scheduled),
+    running: total((q) => q.running),
+    retryable: total((q) => q.retryable),
+    'completed (5 min)': total((q) => q.completed5m),
+    discarded: total((q) => q.discarded),
+  };
+  const line = Object.entries(counts)
+    .map(([state, count]) => `${count} ${state}`)
+    .join(' · ');
+  return { line, unfinished: counts.available + counts.scheduled + counts.running + counts.retryable };
 }
 
 /** `skiplock dev`: embedded Postgres (unless DATABASE_URL), demo jobs, a worker, progress. */

@@ -1,0 +1,213 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestSchema, waitFor, type TestSchema } from './support/schema.js';
+import {
+  createRunsTable,
+  fixtureJobs,
+  runCli,
+  startWorkerProcess,
+  type CliProcess,
+  type CliResult,
+} from './support/processes.js';
+
+const { record, sleepy } = await fixtureJobs();
+
+let t: TestSchema;
+const processes: CliProcess[] = [];
+beforeAll(async () => {
+  t = await createTestSchema();
+  await createRunsTable(t);
+});
+beforeEach(async () => {
+  await t.pool.query(`DELETE FROM "${t.schema}".jobs; DELETE FROM "${t.schema}".queues`);
+});
+afterAll(async () => {
+  for (const p of processes) p.child.kill('SIGKILL');
+  await t.drop();
+});
+
+/** `skiplock <args> --schema <test schema>` against the test database. */
+const cli = (...args: string[]): Promise<CliResult> =>
+  runCli([...args, '--schema', t.schema], { DATABASE_URL: t.url, SKIPLOCK_LOG_LEVEL: 'warn' });
+
+async function discardedJob(message: string): Promise<string> {
+  const { id } = await record.performLater({ n: 1 });
+  const error = { attempt: 1, at: '2026-12-01T10:00:00Z', name: 'Error', message, stack: null, worker: 'w' };
+  await t.pool.query(
+    `UPDATE "${t.schema}".jobs SET state = 'discarded', attempt = 1, finished_at = now(), errors = jsonb_build_array($2::jsonb) WHERE id = $1`,
+    [id, JSON.stringify(error)],
+  );
+  return id;
+}
+
+const state = async (id: string) =>
+  (await t.pool.query<{ state: string }>(`SELECT state FROM "${t.schema}".jobs WHERE id = $1`, [id])).rows[0]?.state;
+
+describe('skiplock --help', () => {
+  it.each([
+    ['jobs', '--help'],
+    ['jobs', 'list', '--help'],
+    ['jobs', 'show', '--help'],
+    ['jobs', 'retry', '--help'],
+    ['jobs', 'cancel', '--help'],
+    ['jobs', 'delete', '--help'],
+    ['queues', '--help'],
+    ['stats', '--help'],
+    ['workers', '--help'],
+    ['prune', '--help'],
+  ])('%s %s %s prints usage and exits 0', async (...args) => {
+    const result = await runCli(args);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toMatch(/^Usage: skiplock /);
+  });
+
+  it('names every operations command in the main help', async () => {
+    const { stdout } = await runCli(['--help']);
+    for (const command of ['jobs', 'queues', 'stats', 'workers', 'prune']) expect(stdout).toContain(`  ${command} `);
+  });
+});
+
+describe('skiplock jobs', () => {
+  it('lists as a table for people and as JSON for scripts, paging with --after', async () => {
+    const failed = await discardedJob('SMTP refused');
+    await record.performLater({ n: 2 });
+    const table = await cli('jobs', 'list', '--state', 'discarded');
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+QUEUE\s+STATE\s+ATTEMPT/);
+    expect(table.stdout).toMatch(
+      new RegExp(`^${failed}\\s+fixture.record\\s+fixture\\s+discarded\\s+1/25.*SMTP refused`, 'm'),
+    );
+    const page1 = JSON.parse((await cli('jobs', 'list', '--limit', '1', '--json')).stdout) as {
+      jobs: Array<{ id: string }>;
+      nextCursor: string;
+    };
+    expect(page1.jobs).toHaveLength(1);
+    const page2 = JSON.parse((await cli('jobs', 'list', '--limit', '1', '--after', page1.nextCursor, '--json')).stdout);
+    expect(page2).toMatchObject({ jobs: [{ id: failed }], nextCursor: null });
+    expect((await cli('jobs', 'list', '--limit', '1')).stdout).toContain(`--after ${page1.nextCursor}`);
+  });
+
+  it('shows a job with its error history', async () => {
+    const id = await discardedJob('SMTP refused');
+    const { code, stdout } = await cli('jobs', 'show', id);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^state\s+discarded$/m);
+    expect(stdout).toContain('errors (1):');
+    expect(stdout).toContain('#1 2026-12-01T10:00:00Z on w: Error: SMTP refused');
+    expect(JSON.parse((await cli('jobs', 'show', id, '--json')).stdout)).toMatchObject({ id, args: { n: 1 } });
+  });
+
+  it('retries, cancels and deletes by id and by filter', async () => {
+    const a = await discardedJob('x');
+    const b = await discardedJob('y');
+    expect(await cli('jobs', 'retry', a)).toMatchObject({ code: 0, stdout: `job ${a}: available\n` });
+    expect(await cli('jobs', 'retry', '--state', 'discarded', '--name', 'fixture.record')).toMatchObject({
+      code: 0,
+      stdout: '1 jobs retried\n',
+    });
+    expect(await state(b)).toBe('available');
+    expect(await cli('jobs', 'cancel', a)).toMatchObject({ code: 0, stdout: `job ${a}: cancelled\n` });
+    expect(await cli('jobs', 'cancel', '--queue', 'fixture')).toMatchObject({
+      stdout: '1 jobs cancelled; 0 running jobs told to cancel\n',
+    });
+    expect(await cli('jobs', 'delete', a, b)).toMatchObject({
+      code: 0,
+      stdout: `job ${a}: deleted\njob ${b}: deleted\n`,
+    });
+    expect(await state(a)).toBeUndefined();
+  });
+
+  it('cancels a job running in another process within a second', async () => {
+    processes.push(await startWorkerProcess(t));
+    const { id } = await sleepy.performLater({ ms: 60_000 });
+    await waitFor(async () => (await state(id)) === 'running', { what: 'running' });
+    const started = Date.now();
+    const result = await cli('jobs', 'cancel', id);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^job ${id}: running on .+; its worker was told to cancel it`));
+    await waitFor(async () => (await state(id)) === 'cancelled', {
+      timeoutMs: 1500,
+      intervalMs: 10,
+      what: 'cancelled',
+    });
+    // Measured from before the CLI process started (Node start-up included).
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('says what was wrong, with exit 2 for usage and 1 for runtime failures', async () => {
+    expect(await cli('jobs', 'list', '--state', 'stuck')).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown job state "stuck": expected one of available,') as string,
+    });
+    expect(await cli('jobs', 'show', '987654321')).toMatchObject({
+      code: 1,
+      stderr: 'skiplock: no job with id 987654321 (JOB_NOT_FOUND)\n',
+    });
+    expect(await cli('jobs', 'show', 'abc')).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('job id must be') as string,
+    });
+    expect((await cli('jobs', 'retry')).code).toBe(2);
+    expect((await cli('jobs', 'list', '--since', 'yesterday')).code).toBe(2);
+    expect((await cli('jobs', 'frobnicate')).code).toBe(2);
+    const done = await record.performLater({ n: 3 });
+    await t.pool.query(`UPDATE "${t.schema}".jobs SET state = 'completed', finished_at = now() WHERE id = $1`, [
+      done.id,
+    ]);
+    expect(await cli('jobs', 'retry', done.id)).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('is completed') as string,
+    });
+    const refused = await runCli(['stats'], { DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none' });
+    expect(refused).toMatchObject({ code: 1 });
+    expect(refused.stderr).toContain('cannot connect to PostgreSQL at postgres://nobody:***@127.0.0.1:1/none');
+    const unset = await runCli(['stats'], { DATABASE_URL: '' });
+    expect(unset).toMatchObject({ code: 2, stderr: expect.stringContaining('DATABASE_URL is not set') as string });
+    const unmigrated = await runCli(['stats', '--schema', 'not_migrated_here'], { DATABASE_URL: t.url });
+    expect(unmigrated).toMatchObject({ code: 1, stderr: expect.stringContaining('run skiplock migrate') as string });
+  });
+});
+
+describe('skiplock queues, stats, workers, prune', () => {
+  it('pauses and resumes a queue that a worker process serves', async () => {
+    processes.push(await startWorkerProcess(t));
+    expect(await cli('queues', 'pause', 'fixture')).toMatchObject({ code: 0, stdout: 'queue fixture: paused\n' });
+    const { id } = await record.performLater({ n: 4 });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await state(id)).toBe('available');
+    expect((await cli('queues', 'list')).stdout).toMatch(/^fixture\s+paused\s+1\s+0\s+0$/m);
+    expect(await cli('queues', 'resume', 'fixture')).toMatchObject({ code: 0, stdout: 'queue fixture: resumed\n' });
+    await waitFor(async () => (await state(id)) === 'completed', { timeoutMs: 3000, what: 'completed after resume' });
+    expect((await cli('queues', 'pause', 'no such queue!')).code).toBe(2);
+  });
+
+  it('prints stats per queue, and JSON with --json', async () => {
+    await discardedJob('x');
+    await record.performLater({ n: 5 }, { wait: '1h' });
+    const { code, stdout } = await cli('stats');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      /^QUEUE\s+AVAILABLE\s+SCHEDULED\s+RUNNING\s+RETRYABLE\s+DISCARDED\s+CANCELLED\s+OLDEST WAIT/,
+    );
+    expect(stdout).toMatch(/^fixture\s+0\s+1\s+0\s+0\s+1\s+0\s+-/m);
+    expect(JSON.parse((await cli('stats', '--json')).stdout)).toMatchObject([
+      { queue: 'fixture', scheduled: 1, discarded: 1, paused: false },
+    ]);
+  });
+
+  it('lists live workers', async () => {
+    const p = await startWorkerProcess(t);
+    processes.push(p);
+    const workers = JSON.parse((await cli('workers', '--json')).stdout) as Array<{ pid: number; queues: string[] }>;
+    expect(workers).toContainEqual(expect.objectContaining({ pid: p.child.pid, queues: ['fixture'] }));
+    expect((await cli('workers')).stdout).toMatch(new RegExp(`\\s${p.child.pid}\\s+fixture\\s+0\\s`));
+  });
+
+  it('prunes by the retention given on the command line', async () => {
+    const old = await discardedJob('x');
+    await t.pool.query(`UPDATE "${t.schema}".jobs SET finished_at = now() - interval '3 days' WHERE id = $1`, [old]);
+    expect(await cli('prune', '--discarded', 'forever')).toMatchObject({ code: 0, stdout: 'pruned 0 finished jobs\n' });
+    expect(await cli('prune', '--discarded', '2d')).toMatchObject({ code: 0, stdout: 'pruned 1 finished jobs\n' });
+    expect(JSON.parse((await cli('prune', '--json')).stdout)).toEqual({ deleted: 0, ran: true });
+    expect((await cli('prune', '--completed', 'soon')).code).toBe(2);
+  });
+});
