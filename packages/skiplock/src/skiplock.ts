@@ -1,3 +1,4 @@
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { toQueryable, type Database } from './db.js';
@@ -10,6 +11,7 @@ import { defaultLogger } from './logger.js';
 import { migrateSchema, type MigrateResult } from './migrate.js';
 import { withClient } from './pool-client.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
+import { Telemetry } from './telemetry.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 
 /** Options of {@link Skiplock}. Give `connectionString` or `pool`. */
@@ -31,6 +33,13 @@ export interface SkiplockOptions {
    * connection adds `-listener`). Default: `PGAPPNAME`, else `skiplock`.
    */
   applicationName?: string;
+  /**
+   * Where Skiplock's metrics go (meter `skiplock`; see docs/telemetry.md). Default: the global
+   * provider of `@opentelemetry/api` when Skiplock is created, a no-op until an SDK registers one.
+   */
+  meterProvider?: MeterProvider;
+  /** Where perform spans go (tracer `skiplock`). Default: the global provider of `@opentelemetry/api`. */
+  tracerProvider?: TracerProvider;
   /** Become the instance `job.performLater` uses (true when no other instance is). */
   default?: boolean;
 }
@@ -55,6 +64,7 @@ export class Skiplock implements Enqueuer {
   readonly #ownsPool: boolean;
   readonly #quotedSchema: string;
   readonly #config: EnqueueConfig;
+  readonly #telemetry: Telemetry;
   readonly #workers = new Set<Worker>();
   #closed = false;
 
@@ -91,7 +101,8 @@ export class Skiplock implements Enqueuer {
       throw new ConfigError(`maxPayloadBytes must be a positive integer, got ${options.maxPayloadBytes}`);
     }
     this.#quotedSchema = quotedSchema;
-    this.#config = enqueueConfig(quotedSchema, maxPayloadBytes);
+    this.#telemetry = new Telemetry(options.meterProvider, options.tracerProvider);
+    this.#config = enqueueConfig(quotedSchema, maxPayloadBytes, this.#telemetry);
     if (options.default ?? !currentDefaultEnqueuer()) setDefaultEnqueuer(this);
   }
 
@@ -144,6 +155,7 @@ export class Skiplock implements Enqueuer {
         quotedSchema: this.#quotedSchema,
         channel: jobsChannel(this.schema),
         logger: this.logger,
+        telemetry: this.#telemetry,
       },
       options,
     );

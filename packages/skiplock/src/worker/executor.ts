@@ -3,6 +3,7 @@ import type { AnyJobDefinition, JobContext } from '../definition.js';
 import { validateArgs } from '../enqueue.js';
 import { JobTimeoutError } from '../errors.js';
 import type { ClaimedRow } from '../sql/claim.js';
+import type { Telemetry } from '../telemetry.js';
 import { failureOutcome, type Outcome } from './outcome.js';
 
 /** A job being run: its row, its abort controller, and the promise of its outcome. */
@@ -18,6 +19,8 @@ export interface ExecutorContext {
   logger: Logger;
   /** Used when the definition sets no timeout; undefined means none. */
   defaultTimeoutMs: number | undefined;
+  /** Where the perform span, run time and latency go. */
+  telemetry: Telemetry;
 }
 
 /** Runs `fn`, rejecting with JobTimeoutError after `timeoutMs` (and aborting the job's signal). */
@@ -63,8 +66,8 @@ function safeFailureOutcome(thrown: unknown, row: ClaimedRow, definition: AnyJob
 
 /**
  * Starts one claimed job: validates its arguments again, runs the handler with a context and the
- * timeout, and resolves to the attempt's outcome. Never rejects: whatever the handler throws
- * (including non-Errors) becomes a failed attempt.
+ * timeout inside its perform span, and resolves to the attempt's outcome. Never rejects: whatever
+ * the handler throws (including non-Errors) becomes a failed attempt.
  */
 export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: ExecutorContext): Execution {
   const controller = new AbortController();
@@ -79,8 +82,11 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
     logger,
     metadata: row.metadata,
   };
+  const { telemetry } = context;
+  const span = telemetry.startPerform(row);
   const started = performance.now();
   const run = async (): Promise<Outcome> => {
+    let outcome: Outcome;
     try {
       const args = await validateArgs({ job: definition, args: row.args });
       await withTimeout(
@@ -90,16 +96,17 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
         row.name,
       );
       logger.debug({ ms: Math.round(performance.now() - started) }, 'job completed');
-      return { state: 'completed' };
+      outcome = { state: 'completed' };
     } catch (thrown) {
-      const outcome = safeFailureOutcome(thrown, row, definition, context.workerId);
+      outcome = safeFailureOutcome(thrown, row, definition, context.workerId);
       const level = outcome.state === 'discarded' ? 'error' : 'warn';
       logger[level](
         { err: thrown, outcome: outcome.state },
         outcome.state === 'discarded' ? 'job discarded' : 'job failed, will retry',
       );
-      return outcome;
     }
+    telemetry.endPerform(span, row, outcome, performance.now() - started);
+    return outcome;
   };
-  return { row, controller, outcome: run() };
+  return { row, controller, outcome: telemetry.inSpan(span, run) };
 }
