@@ -6,6 +6,7 @@ import { EnqueueError, JobPayloadError } from './errors.js';
 import { isValidQueueName } from './identifiers.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJsonObject } from './payload.js';
 import { findByUniqueKeysSql, insertJobsSql } from './sql/enqueue.js';
+import { Telemetry, withTraceContext } from './telemetry.js';
 
 /** Per-instance settings an enqueue needs, with its statements built once. */
 export interface EnqueueConfig {
@@ -15,20 +16,27 @@ export interface EnqueueConfig {
   readonly insertName: string;
   readonly insertSql: string;
   readonly findByKeysSql: string;
+  /** Where enqueued jobs are counted. */
+  readonly telemetry: Telemetry;
 }
 
 /** Builds the enqueue settings for a (validated, quoted) schema. */
-export function enqueueConfig(quotedSchema: string, maxPayloadBytes: number): EnqueueConfig {
+export function enqueueConfig(quotedSchema: string, maxPayloadBytes: number, telemetry: Telemetry): EnqueueConfig {
   return {
     maxPayloadBytes,
+    telemetry,
     insertName: `skiplock-enqueue-${quotedSchema}`,
     insertSql: insertJobsSql(quotedSchema),
     findByKeysSql: findByUniqueKeysSql(quotedSchema),
   };
 }
 
-/** The defaults: schema `skiplock`, 1 MiB payloads. */
-export const DEFAULT_ENQUEUE_CONFIG: EnqueueConfig = enqueueConfig('"skiplock"', DEFAULT_MAX_PAYLOAD_BYTES);
+/** The defaults: schema `skiplock`, 1 MiB payloads, the global OpenTelemetry providers. */
+export const DEFAULT_ENQUEUE_CONFIG: EnqueueConfig = enqueueConfig(
+  '"skiplock"',
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  new Telemetry(),
+);
 
 interface InsertedRow {
   ord: number;
@@ -96,7 +104,8 @@ async function toInputRow(request: JobRequest, ord: number, config: EnqueueConfi
   if (uniqueKey !== null && (typeof uniqueKey !== 'string' || uniqueKey.length === 0)) {
     throw new EnqueueError(name, 'uniqueKey must be a non-empty string');
   }
-  const metadataJson = serializeJsonObject(name, options.metadata ?? {}, config.maxPayloadBytes, 'metadata');
+  const metadata = withTraceContext(options.metadata) ?? {};
+  const metadataJson = serializeJsonObject(name, metadata, config.maxPayloadBytes, 'metadata');
   const scalar = JSON.stringify({
     ord,
     name,
@@ -137,7 +146,10 @@ export async function enqueueRequests(
   return inserted.map((row, index): EnqueueResult => {
     const request = requests[index] as JobRequest;
     const base = { name: request.job.name, queue: request.options.queue ?? request.job.queue };
-    if (row.state !== null && row.id !== null) return { status: 'enqueued', id: row.id, state: row.state, ...base };
+    if (row.state !== null && row.id !== null) {
+      config.telemetry.recordEnqueued(base.queue, base.name);
+      return { status: 'enqueued', id: row.id, state: row.state, ...base };
+    }
     const id = row.id ?? firstIdByKey.get(row.unique_key ?? '');
     if (id === undefined) {
       throw new EnqueueError(

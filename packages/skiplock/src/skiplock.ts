@@ -1,3 +1,4 @@
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { toQueryable, type Database } from './db.js';
@@ -12,6 +13,7 @@ import { defaultLogger } from './logger.js';
 import { migrateSchema, type MigrateResult } from './migrate.js';
 import { withClient } from './pool-client.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
+import { Telemetry } from './telemetry.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 
 /** Options of {@link Skiplock}. Give `connectionString` or `pool`. */
@@ -33,6 +35,13 @@ export interface SkiplockOptions {
    * connection adds `-listener`). Default: `PGAPPNAME`, else `skiplock`.
    */
   applicationName?: string;
+  /**
+   * Where Skiplock's metrics go (meter `skiplock`; see docs/telemetry.md). Default: the global
+   * provider of `@opentelemetry/api` when Skiplock is created, a no-op until an SDK registers one.
+   */
+  meterProvider?: MeterProvider;
+  /** Where perform spans go (tracer `skiplock`). Default: the global provider of `@opentelemetry/api`. */
+  tracerProvider?: TracerProvider;
   /** Become the instance `job.performLater` uses (true when no other instance is). */
   default?: boolean;
   /**
@@ -64,6 +73,7 @@ export class Skiplock implements Enqueuer {
   readonly #ownsPool: boolean;
   readonly #env: AdminEnvironment;
   readonly #config: EnqueueConfig;
+  readonly #telemetry: Telemetry;
   readonly #workers = new Set<Worker>();
   #closed = false;
 
@@ -108,7 +118,8 @@ export class Skiplock implements Enqueuer {
       retention: retentionMs(options.retention),
     };
     this.admin = new Admin(this.#env);
-    this.#config = enqueueConfig(quotedSchema, maxPayloadBytes);
+    this.#telemetry = new Telemetry(options.meterProvider, options.tracerProvider);
+    this.#config = enqueueConfig(quotedSchema, maxPayloadBytes, this.#telemetry);
     if (options.default ?? !currentDefaultEnqueuer()) setDefaultEnqueuer(this);
   }
 
@@ -154,7 +165,7 @@ export class Skiplock implements Enqueuer {
 
   /** Creates a worker (call `start()` on it) for these job definitions. */
   worker(options: WorkerOptions): Worker {
-    const worker = new Worker({ ...this.#env, logger: this.logger }, options);
+    const worker = new Worker({ ...this.#env, logger: this.logger, telemetry: this.#telemetry }, options);
     this.#workers.add(worker);
     return worker;
   }

@@ -9,6 +9,8 @@ export interface ClaimedRow {
   priority: number;
   run_at: Date;
   metadata: Record<string, never>;
+  /** How long the job had been due when it was claimed, in ms (Postgres clock). */
+  lag_ms: number;
 }
 
 /**
@@ -51,5 +53,6 @@ UPDATE ${schema}.jobs j
        lease_expires_at = now() + ($4::float8[])[array_position($1::text[], j.name)] * interval '1 millisecond'
   FROM picked
  WHERE j.id = picked.id
-RETURNING j.id::text AS id, j.name, j.queue, j.args, j.attempt, j.max_attempts, j.priority, j.run_at, j.metadata`;
+RETURNING j.id::text AS id, j.name, j.queue, j.args, j.attempt, j.max_attempts, j.priority, j.run_at, j.metadata,
+          (extract(epoch from (now() - j.run_at)) * 1000)::float8 AS lag_ms`;
 }

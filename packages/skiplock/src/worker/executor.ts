@@ -3,6 +3,7 @@ import type { AnyJobDefinition, JobContext } from '../definition.js';
 import { validateArgs } from '../enqueue.js';
 import { JobTimeoutError } from '../errors.js';
 import type { ClaimedRow } from '../sql/claim.js';
+import type { Telemetry } from '../telemetry.js';
 import { failureOutcome, type Outcome } from './outcome.js';
 
 /** A job being run: its row, its abort controller, and the promise of its outcome. */
@@ -23,6 +24,8 @@ export interface ExecutorContext {
   logger: Logger;
   /** Used when the definition sets no timeout; undefined means none. */
   defaultTimeoutMs: number | undefined;
+  /** Where the perform span, run time and latency go. */
+  telemetry: Telemetry;
 }
 
 /** A promise that an interrupt rejects, and the interrupt itself (which also aborts the signal). */
@@ -72,8 +75,8 @@ const FAILURE_LOG: Record<Outcome['state'], ['error' | 'warn' | 'info', string]>
 
 /**
  * Starts one claimed job: validates its arguments again, runs the handler with a context and the
- * timeout, and resolves to the attempt's outcome. Never rejects: whatever the handler throws
- * (including non-Errors) becomes a failed attempt.
+ * timeout inside its perform span, and resolves to the attempt's outcome. Never rejects: whatever
+ * the handler throws (including non-Errors) becomes a failed attempt.
  */
 export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: ExecutorContext): Execution {
   const controller = new AbortController();
@@ -88,6 +91,8 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
     logger,
     metadata: row.metadata,
   };
+  const { telemetry } = context;
+  const span = telemetry.startPerform(row);
   const started = performance.now();
   const { interrupted, interrupt } = interruption(controller);
   const timeoutMs = definition.timeoutMs ?? context.defaultTimeoutMs;
@@ -96,19 +101,21 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
       timeoutMs === undefined
         ? undefined
         : setTimeout(() => interrupt(new JobTimeoutError(row.name, timeoutMs)), timeoutMs);
+    let outcome: Outcome;
     try {
       const args = await validateArgs({ job: definition, args: row.args });
       await Promise.race([definition.perform(args, ctx), interrupted]);
       logger.debug({ ms: Math.round(performance.now() - started) }, 'job completed');
-      return { state: 'completed' };
+      outcome = { state: 'completed' };
     } catch (thrown) {
-      const outcome = safeFailureOutcome(thrown, row, definition, context.workerId);
+      outcome = safeFailureOutcome(thrown, row, definition, context.workerId);
       const [level, message] = FAILURE_LOG[outcome.state];
       logger[level]({ err: thrown, outcome: outcome.state }, message);
-      return outcome;
     } finally {
       clearTimeout(timer);
     }
+    telemetry.endPerform(span, row, outcome, performance.now() - started);
+    return outcome;
   };
-  return { row, controller, outcome: run(), interrupt };
+  return { row, controller, outcome: telemetry.inSpan(span, run), interrupt };
 }

@@ -11,7 +11,9 @@ import { isValidQueueName } from '../identifiers.js';
 import { infraBackoffMs } from '../infra-retry.js';
 import { claimSql, type ClaimedRow } from '../sql/claim.js';
 import { heartbeatSql, NOTIFY_QUEUES_SQL, rescueSql, TRY_MAINTENANCE_LOCK_SQL } from '../sql/lease.js';
+import { queueDepthSql } from '../sql/queue-depth.js';
 import { deregisterWorkerSql, forgetDeadWorkersSql } from '../sql/workers.js';
+import type { DepthRow, Telemetry } from '../telemetry.js';
 import { Completer } from './completer.js';
 import { settlesWithin } from './deadline.js';
 import { execute, type Execution } from './executor.js';
@@ -64,6 +66,7 @@ export interface StopOptions {
 /** What a worker needs from its Skiplock instance. */
 export interface WorkerEnvironment extends AdminEnvironment {
   logger: Logger;
+  telemetry: Telemetry;
 }
 
 const MIN_POOL_SIZE = 3;
@@ -100,6 +103,8 @@ export class Worker {
   #fetchLoop: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #stopTimers: Array<() => Promise<void>> = [];
+  /** Stops reporting `skiplock.queue.depth` for this worker's queues. */
+  #stopDepth: (() => void) | undefined;
 
   constructor(env: WorkerEnvironment, options: WorkerOptions) {
     this.#env = env;
@@ -175,6 +180,11 @@ export class Worker {
     // The first heartbeat registers the worker (it upserts its row).
     await this.#heartbeat();
     await this.#notifier.start();
+    const depthSql = queueDepthSql(this.#env.quotedSchema);
+    this.#stopDepth = this.#env.telemetry.observeQueueDepth(this.#queues, async () => {
+      const { rows } = await this.#env.pool.query<DepthRow>(depthSql, [this.#queues]);
+      return rows;
+    });
     this.#stopTimers = [
       every(Math.max(50, Math.min(...this.#leases.values()) / 3), 'heartbeat', this.#logger, () => this.#heartbeat()),
       every(this.#rescueMs, 'rescue', this.#logger, () => this.#rescue()),
@@ -231,6 +241,7 @@ export class Worker {
       );
     }
     this.#stopPruning.abort();
+    this.#stopDepth?.();
     await Promise.all(this.#stopTimers.map((stopTimer) => stopTimer()));
     await this.#notifier.stop();
     await this.#env.pool.query(deregisterWorkerSql(this.#env.quotedSchema), [this.id]).catch((error: unknown) => {
@@ -288,12 +299,14 @@ export class Worker {
       workerId: this.id,
       logger: this.#logger,
       defaultTimeoutMs: this.#jobTimeoutMs,
+      telemetry: this.#env.telemetry,
     });
     this.#running.set(row.id, execution);
     void execution.outcome.then((outcome) => {
       // Absent when shutdown already put the job back.
       if (this.#running.get(row.id) !== execution) return;
       this.#running.delete(row.id);
+      this.#env.telemetry.recordOutcome(row, outcome);
       this.#completer.push(row.id, row.attempt, outcome);
       if (this.#lastClaimFull) this.#wakeup.notify();
     });
