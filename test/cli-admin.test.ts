@@ -194,6 +194,28 @@ describe('skiplock queues, stats, workers, prune', () => {
     ]);
   });
 
+  it('a worker writes JSON log lines when its output is not a terminal, job lines with job fields', async () => {
+    const p = await startWorkerProcess(t);
+    processes.push(p);
+    const { id } = await sleepy.performLater({ ms: 60_000 });
+    await waitFor(async () => (await state(id)) === 'running', { what: 'running' });
+    await t.skiplock.admin.cancelJob(id);
+    await waitFor(async () => p.output().includes('"msg":"job cancelled"'), { what: 'the cancel line' });
+    const parsed = p
+      .output()
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(parsed.find((line) => line.msg === 'job cancelled')).toMatchObject({
+      jobId: id,
+      name: 'fixture.sleepy',
+      queue: 'fixture',
+      attempt: 1,
+      outcome: 'cancelled',
+    });
+    expect(parsed.find((line) => line.msg === 'worker started')).toMatchObject({ level: 30, queues: ['fixture'] });
+  });
+
   it('lists live workers', async () => {
     const p = await startWorkerProcess(t);
     processes.push(p);

@@ -79,6 +79,11 @@ export interface JobOptions<Input, Output> {
   backoff?: Backoff;
   /** How long a claimed run is held before rescue may take it back (the worker's lease, 30 s). */
   lease?: Duration;
+  /**
+   * Put the job's arguments in its log lines (false): arguments often hold personal data, so they
+   * are left out of logs unless a job opts in.
+   */
+  logArgs?: boolean;
   /** The handler. Throwing (anything) fails the attempt. */
   perform: (args: Output, ctx: JobContext) => Promise<void> | void;
 }
@@ -93,6 +98,7 @@ export interface JobDefinition<Input, Output = Input> {
   readonly timeoutMs: number | undefined;
   readonly backoff: Backoff;
   readonly leaseMs: number | undefined;
+  readonly logArgs: boolean;
   readonly schema: StandardSchemaV1<Input, Output> | undefined;
   readonly perform: (args: Output, ctx: JobContext) => Promise<void> | void;
   /**
@@ -149,6 +155,7 @@ export function defineJob(options: JobOptions<object, object>): JobDefinition<ob
     timeoutMs: options.timeout === undefined ? undefined : toMs(options.timeout, `job "${name}" timeout`),
     backoff: options.backoff ?? 'polynomial',
     leaseMs: options.lease === undefined ? undefined : toMs(options.lease, `job "${name}" lease`),
+    logArgs: options.logArgs ?? false,
     schema: options.schema,
     perform: options.perform,
     performLater: (args, enqueueOptions = {}) => {

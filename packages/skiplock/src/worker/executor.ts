@@ -80,7 +80,8 @@ const FAILURE_LOG: Record<Outcome['state'], ['error' | 'warn' | 'info', string]>
  */
 export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: ExecutorContext): Execution {
   const controller = new AbortController();
-  const logger = context.logger.child({ jobId: row.id, name: row.name, queue: row.queue, attempt: row.attempt });
+  const bindings = { jobId: row.id, name: row.name, queue: row.queue, attempt: row.attempt };
+  const logger = context.logger.child(definition.logArgs ? { ...bindings, args: row.args } : bindings);
   const ctx: JobContext = {
     id: row.id,
     name: row.name,
