@@ -26,7 +26,10 @@ const chatty = defineJob<{ email: string }>({
 });
 
 beforeAll(async () => {
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   t = await createTestSchema({ logger });
   worker = t.skiplock.worker({ jobs: [secretive, chatty], pollInterval: '50ms' });
   await worker.start();
