@@ -46,6 +46,10 @@ async function discardedJob(message: string): Promise<string> {
   return id;
 }
 
+const runsOf = async (id: string) =>
+  (await t.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${t.schema}".runs WHERE job_id = $1`, [id]))
+    .rows[0]?.n;
+
 const state = async (id: string) =>
   (await t.pool.query<{ state: string }>(`SELECT state FROM "${t.schema}".jobs WHERE id = $1`, [id])).rows[0]?.state;
 
@@ -126,10 +130,14 @@ describe('skiplock jobs', () => {
   it('cancels a job running in another process within a second', async () => {
     processes.push(await startWorkerProcess(t));
     const { id } = await sleepy.performLater({ ms: 60_000 });
-    await waitFor(async () => (await state(id)) === 'running', { what: 'running' });
+    await waitFor(async () => (await state(id)) === 'running' && (await runsOf(id)) === 1, { what: 'running' });
     const result = await cli('jobs', 'cancel', id);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`^job ${id}: running on .+; its worker was told to cancel it`));
+    expect({ stdout: result.stdout, worker: processes[0]?.output() }).toMatchObject({
+      stdout: expect.stringMatching(
+        new RegExp(`^job ${id}: running on .+; its worker was told to cancel it`),
+      ) as string,
+    });
     await waitFor(async () => (await state(id)) === 'cancelled', { intervalMs: 10, what: 'cancelled' });
     // From the request to the worker's record of it, in Postgres time.
     const { rows } = await t.pool.query<{ ms: number }>(

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkOracle, enqueueWithRollback, resetJobs } from './support/oracle.js';
 import { createRunsTable, fixtureJobs, startWorkerProcess, type CliProcess } from './support/processes.js';
-import { createTestSchema, waitFor, type TestSchema } from './support/schema.js';
+import { createTestSchema, testPool, waitFor, type TestSchema } from './support/schema.js';
 
 const { record, sleepy, dieAfterReturn, poison, hang } = await fixtureJobs();
 
@@ -268,7 +268,7 @@ describe('a Postgres restart mid-run', () => {
     await new Promise((resolve) => setTimeout(resolve, 3000));
     server = await start();
     const backAt = Date.now();
-    pool = new pg.Pool({ connectionString: server.url, max: 2 });
+    pool = testPool(server.url, 2);
     view.pool = pool;
     const before = await completed(view);
     await waitFor(async () => (await completed(view)) > before, {

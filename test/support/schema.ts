@@ -9,6 +9,18 @@ export function databaseUrl(): string {
   return inject('databaseUrl');
 }
 
+/**
+ * A pool for a test's own queries. A connection the server terminates (a restart, a fault test)
+ * must not crash the test process: pg emits that error on the client, sometimes after the pool has
+ * let go of it, where no listener of the pool's is attached.
+ */
+export function testPool(url: string, max = 4): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}
+
 /** A migrated schema of this test file's own, and the Skiplock instance on it. */
 export interface TestSchema {
   schema: string;
@@ -28,7 +40,7 @@ export async function createTestSchema(
   const schema = `t_${randomBytes(5).toString('hex')}`;
   const skiplock = new Skiplock({ connectionString: url, schema, logger: pino({ level: 'silent' }), ...options });
   await skiplock.migrate();
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const pool = testPool(url);
   return {
     schema,
     url,

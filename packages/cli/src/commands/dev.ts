@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Skiplock, type QueueStats } from 'skiplock';
 import { parseFlags, positiveInteger } from '../args.js';
 import { buildReport, demoJobs, importFile, sendWelcome, syncPartner } from '../demo-jobs.js';
-import type { RunningPostgres } from '../embedded-postgres.js';
+import { startEmbeddedPostgres, type RunningPostgres } from '../embedded-postgres.js';
 import { cliLogger } from '../logging.js';
 import { exitOnSignal } from '../signals.js';
 import { DEV_HELP } from '../usage.js';
@@ -39,8 +39,6 @@ export async function devCommand(argv: string[]): Promise<void> {
   } else {
     const dataDir = join(process.cwd(), '.skiplock', 'pgdata');
     logger.info({ dataDir }, 'starting an embedded PostgreSQL (first start takes a few seconds)');
-    // Loaded only here: embedded-postgres installs exit hooks of its own on import.
-    const { startEmbeddedPostgres } = await import('../embedded-postgres.js');
     server = await startEmbeddedPostgres({
       dataDir,
       port: positiveInteger('--port', flags.string('port'), 54329),
