@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestSchema, waitFor, type TestSchema } from './support/schema.js';
+import { createTestSchema, waitFor, type TestSchema, idOf } from './support/schema.js';
 import {
   createRunsTable,
   fixtureJobs,
@@ -37,7 +37,7 @@ const cli = (...args: string[]): Promise<CliResult> =>
   runCli([...args, '--schema', t.schema], { DATABASE_URL: t.url, SKIPLOCK_LOG_LEVEL: 'warn' });
 
 async function discardedJob(message: string): Promise<string> {
-  const { id } = await record.performLater({ n: 1 });
+  const id = idOf(await record.performLater({ n: 1 }));
   const error = { attempt: 1, at: '2026-12-01T10:00:00Z', name: 'Error', message, stack: null, worker: 'w' };
   await t.pool.query(
     `UPDATE "${t.schema}".jobs SET state = 'discarded', attempt = 1, finished_at = now(), errors = jsonb_build_array($2::jsonb) WHERE id = $1`,
@@ -46,11 +46,11 @@ async function discardedJob(message: string): Promise<string> {
   return id;
 }
 
-const runsOf = async (id: string) =>
+const runsOf = async (id: string | null) =>
   (await t.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${t.schema}".runs WHERE job_id = $1`, [id]))
     .rows[0]?.n;
 
-const state = async (id: string) =>
+const state = async (id: string | null) =>
   (await t.pool.query<{ state: string }>(`SELECT state FROM "${t.schema}".jobs WHERE id = $1`, [id])).rows[0]?.state;
 
 describe('skiplock --help', () => {
@@ -129,7 +129,7 @@ describe('skiplock jobs', () => {
 
   it('cancels a job running in another process within a second', async () => {
     processes.push(await startWorkerProcess(t));
-    const { id } = await sleepy.performLater({ ms: 60_000 });
+    const id = idOf(await sleepy.performLater({ ms: 60_000 }));
     await waitFor(async () => (await state(id)) === 'running' && (await runsOf(id)) === 1, { what: 'running' });
     const result = await cli('jobs', 'cancel', id);
     expect(result.code).toBe(0);
@@ -163,7 +163,7 @@ describe('skiplock jobs', () => {
     expect((await cli('jobs', 'retry')).code).toBe(2);
     expect((await cli('jobs', 'list', '--since', 'yesterday')).code).toBe(2);
     expect((await cli('jobs', 'frobnicate')).code).toBe(2);
-    const done = await record.performLater({ n: 3 });
+    const done = { id: idOf(await record.performLater({ n: 3 })) };
     await t.pool.query(`UPDATE "${t.schema}".jobs SET state = 'completed', finished_at = now() WHERE id = $1`, [
       done.id,
     ]);
@@ -185,7 +185,7 @@ describe('skiplock queues, stats, workers, prune', () => {
   it('pauses and resumes a queue that a worker process serves', async () => {
     processes.push(await startWorkerProcess(t));
     expect(await cli('queues', 'pause', 'fixture')).toMatchObject({ code: 0, stdout: 'queue fixture: paused\n' });
-    const { id } = await record.performLater({ n: 4 });
+    const id = idOf(await record.performLater({ n: 4 }));
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(await state(id)).toBe('available');
     expect((await cli('queues', 'list')).stdout).toMatch(/^fixture\s+paused\s+1\s+0\s+0$/m);
@@ -211,7 +211,7 @@ describe('skiplock queues, stats, workers, prune', () => {
   it('a worker writes JSON log lines when its output is not a terminal, job lines with job fields', async () => {
     const p = await startWorkerProcess(t);
     processes.push(p);
-    const { id } = await sleepy.performLater({ ms: 60_000 });
+    const id = idOf(await sleepy.performLater({ ms: 60_000 }));
     await waitFor(async () => (await state(id)) === 'running', { what: 'running' });
     await t.skiplock.admin.cancelJob(id);
     await waitFor(async () => p.output().includes('"msg":"job cancelled"'), { what: 'the cancel line' });

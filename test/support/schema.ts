@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { pino } from 'pino';
-import { Skiplock, type SkiplockOptions } from 'skiplock';
+import { Skiplock, type EnqueueResult, type SkiplockOptions } from 'skiplock';
 import { inject } from 'vitest';
 
 /** The database URL the global setup chose. */
@@ -74,4 +74,10 @@ export async function stateCounts(test: TestSchema): Promise<Record<string, numb
     `SELECT state, count(*)::int AS n FROM "${test.schema}".jobs GROUP BY state`,
   );
   return Object.fromEntries(rows.map((row) => [row.state, row.n]));
+}
+
+/** The id of an enqueue result that stored (or found) a row; fails the test on `skipped`. */
+export function idOf(result: EnqueueResult): string {
+  if (result.id === null) throw new Error(`expected a stored job, got ${JSON.stringify(result)}`);
+  return result.id;
 }

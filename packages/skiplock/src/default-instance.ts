@@ -1,10 +1,13 @@
 import type { Database } from './db.js';
 import type { EnqueueResult, JobRequest } from './definition.js';
 import { ConfigError } from './errors.js';
+import type { InlineEnvironment } from './perform.js';
 
-/** What `performLater` needs from a Skiplock instance. */
+/** What `performLater` and `performNow` need from a Skiplock instance (or the test adapter). */
 export interface Enqueuer {
   enqueueOne(request: JobRequest, db: Database | undefined): Promise<EnqueueResult>;
+  /** Middleware, logger and db for `performNow`. */
+  readonly inline?: InlineEnvironment;
 }
 
 let current: Enqueuer | undefined;

@@ -83,14 +83,14 @@ function checkInteger(name: string, what: string, value: number, min: number, ma
 }
 
 /** Validates one request and renders it as the JSON the insert statement reads. */
-async function toInputRow(request: JobRequest, ord: number, config: EnqueueConfig): Promise<string> {
+export async function toInputRow(request: JobRequest, ord: number, config: EnqueueConfig): Promise<string> {
   const { job, options } = request;
   const name = job.name;
   await validateArgs(request);
   const argsJson = serializeJsonObject(name, request.args, config.maxPayloadBytes, 'args');
-  const queue = options.queue ?? job.queue;
+  const queue = options.queue ?? job.queueFor(request.args);
   if (!isValidQueueName(queue)) throw new EnqueueError(name, queueNameProblem(queue));
-  const priority = options.priority ?? job.priority;
+  const priority = options.priority ?? job.priorityFor(request.args);
   checkInteger(name, 'priority', priority, -32768, 32767);
   const maxAttempts = options.maxAttempts ?? job.maxAttempts;
   checkInteger(name, 'maxAttempts', maxAttempts, 1, 1_000_000);
@@ -115,16 +115,47 @@ async function toInputRow(request: JobRequest, ord: number, config: EnqueueConfi
     run_at: options.runAt?.toISOString() ?? null,
     wait_ms: options.wait === undefined ? null : toMs(options.wait, `job "${name}" wait`),
     unique_key: uniqueKey,
+    version: job.version,
   });
   // Splice the already-serialized JSON in rather than parsing and serializing it again.
   return `${scalar.slice(0, -1)},"args":${argsJson},"metadata":${metadataJson}}`;
 }
 
+/** The queue a request goes to. */
+function queueOf(request: JobRequest): string {
+  return request.options.queue ?? request.job.queueFor(request.args);
+}
+
 /**
- * Validates and inserts `requests` in one round trip on `db`, returning one result per request in
- * order. Nothing is inserted when any request is invalid.
+ * Runs each request's `beforeEnqueue`, inserts those it did not skip in one round trip on `db`,
+ * then runs `afterEnqueue`. Returns one result per request, in order; nothing is inserted when any
+ * request is invalid.
  */
 export async function enqueueRequests(
+  db: Queryable,
+  config: EnqueueConfig,
+  requests: readonly JobRequest[],
+): Promise<EnqueueResult[]> {
+  const kept: JobRequest[] = [];
+  const skipped = new Set<number>();
+  for (const [index, request] of requests.entries()) {
+    if ((await request.job.hooks.beforeEnqueue?.(request.args, request.options)) === false) skipped.add(index);
+    else kept.push(request);
+  }
+  const inserted = await insertRequests(db, config, kept);
+  let next = 0;
+  const results = requests.map((request, index): EnqueueResult => {
+    if (skipped.has(index)) return { status: 'skipped', id: null, name: request.job.name, queue: queueOf(request) };
+    return inserted[next++] as EnqueueResult;
+  });
+  for (const [index, request] of requests.entries()) {
+    if (!skipped.has(index)) await request.job.hooks.afterEnqueue?.(request.args, results[index] as EnqueueResult);
+  }
+  return results;
+}
+
+/** Validates and inserts `requests` in one round trip on `db`, one result per request, in order. */
+async function insertRequests(
   db: Queryable,
   config: EnqueueConfig,
   requests: readonly JobRequest[],
@@ -145,7 +176,7 @@ export async function enqueueRequests(
   }
   return inserted.map((row, index): EnqueueResult => {
     const request = requests[index] as JobRequest;
-    const base = { name: request.job.name, queue: request.options.queue ?? request.job.queue };
+    const base = { name: request.job.name, queue: queueOf(request) };
     if (row.state !== null && row.id !== null) {
       config.telemetry.recordEnqueued(base.queue, base.name);
       return { status: 'enqueued', id: row.id, state: row.state, ...base };

@@ -1,3 +1,5 @@
+import { toMs, type Duration } from './duration.js';
+
 /**
  * Stable error codes. Match on `error.code` rather than `instanceof`: two copies of the package in
  * one process would otherwise disagree about classes.
@@ -11,6 +13,7 @@ export type SkiplockErrorCode =
   | 'JOB_CANCELLED'
   | 'DISCARD_JOB'
   | 'RETRY_JOB'
+  | 'SNOOZE_JOB'
   | 'INVALID_ARGUMENT'
   | 'JOB_NOT_FOUND'
   | 'JOB_STATE';
@@ -127,6 +130,21 @@ export class RetryJob extends SkiplockError {
   constructor(message = 'retry requested by handler', options?: { waitMs?: number; cause?: unknown }) {
     super('RETRY_JOB', message, options);
     this.waitMs = options?.waitMs;
+  }
+}
+
+/**
+ * Throw from a handler to run the job again after `wait` without using an attempt (the job is not
+ * ready yet: a rate limit, a resource still being prepared). No error is recorded.
+ */
+export class SnoozeJob extends SkiplockError {
+  /** Delay before the job runs again, in milliseconds. */
+  readonly waitMs: number;
+
+  constructor(wait: Duration) {
+    const waitMs = toMs(wait, 'SnoozeJob wait');
+    super('SNOOZE_JOB', `snoozed for ${waitMs} ms`);
+    this.waitMs = waitMs;
   }
 }
 

@@ -15,7 +15,13 @@ export {
   type JobDefinition,
   type JobOptions,
   type JobRequest,
+  type JobWithInput,
+  type PerArgs,
 } from './definition.js';
+export type { JobDatabase, Register } from './context.js';
+export type { ErrorClass, RetryRule } from './error-policy.js';
+export type { EnqueueMiddleware, Middleware, MiddlewareOptions, PerformCall, PerformMiddleware } from './middleware.js';
+export type { KyselyLike } from './transaction.js';
 export type { Database, KyselyExecutor, PgQueryable } from './db.js';
 export type { Duration } from './duration.js';
 export { toMs } from './duration.js';
@@ -45,9 +51,10 @@ export {
   RetryJob,
   SchemaVersionError,
   SkiplockError,
+  SnoozeJob,
   type SkiplockErrorCode,
 } from './errors.js';
-export type { JsonValue } from './payload.js';
+export type { JsonSafe, JsonValue } from './payload.js';
 export { polynomialBackoff, type Backoff } from './retry-policy.js';
 export type { MigrateResult } from './migrate.js';
 export type { StopOptions, Worker, WorkerOptions } from './worker/worker.js';

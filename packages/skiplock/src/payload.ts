@@ -88,3 +88,31 @@ export function serializeJsonObject(jobName: string, value: unknown, maxBytes: n
   }
   return json;
 }
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/** Values JSON cannot carry faithfully: they would be refused at enqueue. */
+type NotJson = bigint | symbol | Date | RegExp | Map<any, any> | Set<any> | Promise<any> | ((...args: any[]) => any);
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+/** Levels checked deep (deeper levels are taken on trust, so recursive types stay cheap). */
+type Depth = [never, 0, 1, 2, 3, 4, 5, 6, 7];
+
+type SafeAt<T, D extends number> = [D] extends [never]
+  ? true
+  : unknown extends T
+    ? true
+    : T extends string | number | boolean | null | undefined
+      ? true
+      : T extends NotJson
+        ? false
+        : T extends readonly (infer U)[]
+          ? SafeAt<U, Depth[D]>
+          : T extends object
+            ? { [K in keyof T]-?: SafeAt<T[K], Depth[D]> }[keyof T] | true
+            : false;
+
+/**
+ * `true` when every value of type `T` survives a JSON round trip unchanged (no Date, bigint, Map,
+ * Set, functions …), else `false`. Used to refuse such argument types at compile time.
+ */
+export type JsonSafe<T> = false extends SafeAt<T, 8> ? false : true;

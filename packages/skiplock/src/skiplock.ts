@@ -3,12 +3,16 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { toQueryable, type Database } from './db.js';
 import { currentDefaultEnqueuer, setDefaultEnqueuer, type Enqueuer } from './default-instance.js';
-import type { EnqueueOptions, EnqueueResult, JobDefinition, JobRequest } from './definition.js';
+import type { EnqueueOptions, EnqueueResult, JobRequest, JobWithInput } from './definition.js';
 import { enqueueConfig, enqueueRequests, type EnqueueConfig } from './enqueue.js';
 import { ConfigError } from './errors.js';
 import { Admin, type AdminEnvironment } from './admin/admin.js';
 import { cancelChannel, jobsChannel, quoteSchema } from './identifiers.js';
+import type { JobDatabase } from './context.js';
+import { runChain, type MiddlewareOptions } from './middleware.js';
+import type { InlineEnvironment } from './perform.js';
 import { retentionMs, type Retention } from './prune.js';
+import { transactionRunner, type KyselyLike } from './transaction.js';
 import { defaultLogger } from './logger.js';
 import { migrateSchema, type MigrateResult } from './migrate.js';
 import { withClient } from './pool-client.js';
@@ -49,6 +53,14 @@ export interface SkiplockOptions {
    * 1 day, discarded and cancelled 14 days by default; `false` keeps them forever.
    */
   retention?: Retention;
+  /** Enqueue and perform middleware (Koa-style), run in the order given. */
+  middleware?: MiddlewareOptions;
+  /**
+   * A Kysely instance of yours: handlers get it as `ctx.db`, and `transactional` jobs a transaction
+   * of it. Without it, `ctx.db` is Skiplock's pool (a pool client inside a transaction for
+   * transactional jobs).
+   */
+  db?: KyselyLike;
 }
 
 /**
@@ -75,6 +87,10 @@ export class Skiplock implements Enqueuer {
   readonly #config: EnqueueConfig;
   readonly #telemetry: Telemetry;
   readonly #workers = new Set<Worker>();
+  readonly #middleware: Required<MiddlewareOptions>;
+  readonly #db: KyselyLike | undefined;
+  /** @internal What `performNow` runs with when this is the default instance. */
+  readonly inline: InlineEnvironment;
   #closed = false;
 
   constructor(options: SkiplockOptions) {
@@ -120,6 +136,13 @@ export class Skiplock implements Enqueuer {
     this.admin = new Admin(this.#env);
     this.#telemetry = new Telemetry(options.meterProvider, options.tracerProvider);
     this.#config = enqueueConfig(quotedSchema, maxPayloadBytes, this.#telemetry);
+    this.#middleware = { enqueue: options.middleware?.enqueue ?? [], perform: options.middleware?.perform ?? [] };
+    this.#db = options.db;
+    this.inline = {
+      middleware: this.#middleware.perform,
+      logger: this.logger,
+      db: (this.#db ?? this.pool) as JobDatabase,
+    };
     if (options.default ?? !currentDefaultEnqueuer()) setDefaultEnqueuer(this);
   }
 
@@ -137,18 +160,14 @@ export class Skiplock implements Enqueuer {
    * @example
    * await skiplock.enqueue(sendWelcome, { userId }, { db: trx, wait: '10m' });
    */
-  async enqueue<Input>(
-    job: JobDefinition<Input, unknown>,
-    args: Input,
-    options: EnqueueOptions = {},
-  ): Promise<EnqueueResult> {
+  async enqueue<Input>(job: JobWithInput<Input>, args: Input, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     const { db, ...rest } = options;
     return this.enqueueOne(job.with(args, rest), db);
   }
 
   /** @internal The single-job path `performLater` takes. */
   async enqueueOne(request: JobRequest, db: Database | undefined): Promise<EnqueueResult> {
-    const [result] = await enqueueRequests(toQueryable(db ?? this.pool), this.#config, [request]);
+    const [result] = await this.performAllLater(db, [request]);
     return result as EnqueueResult;
   }
 
@@ -160,12 +179,23 @@ export class Skiplock implements Enqueuer {
    * await skiplock.performAllLater(trx, users.map((u) => sendWelcome.with({ userId: u.id })));
    */
   async performAllLater(db: Database | undefined, requests: readonly JobRequest[]): Promise<EnqueueResult[]> {
-    return enqueueRequests(toQueryable(db ?? this.pool), this.#config, requests);
+    const queryable = toQueryable(db ?? this.pool);
+    return runChain(this.#middleware.enqueue, requests, (batch) => enqueueRequests(queryable, this.#config, batch));
   }
 
   /** Creates a worker (call `start()` on it) for these job definitions. */
   worker(options: WorkerOptions): Worker {
-    const worker = new Worker({ ...this.#env, logger: this.logger, telemetry: this.#telemetry }, options);
+    const worker = new Worker(
+      {
+        ...this.#env,
+        logger: this.logger,
+        telemetry: this.#telemetry,
+        middleware: this.#middleware.perform,
+        db: this.inline.db as JobDatabase,
+        transaction: transactionRunner(this.pool, this.#db),
+      },
+      options,
+    );
     this.#workers.add(worker);
     return worker;
   }

@@ -8,7 +8,7 @@ import {
   type Worker,
   type WorkerOptions,
 } from 'skiplock';
-import { createTestSchema, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
+import { createTestSchema, stateCounts, waitFor, type TestSchema, idOf } from '../../../test/support/schema.js';
 
 let t: TestSchema;
 const workers: Worker[] = [];
@@ -37,7 +37,7 @@ async function seed(count: number, job = noop): Promise<string[]> {
     undefined,
     Array.from({ length: count }, (_, n) => job.with({ n })),
   );
-  return results.map((result) => result.id);
+  return results.map(idOf);
 }
 
 /** Puts jobs into a state directly, as a worker would have left them. */
@@ -109,7 +109,7 @@ describe('listing and showing jobs', () => {
         throw new Error(`boom ${calls}`);
       },
     });
-    const { id } = await flaky.performLater({ to: 'ada' });
+    const id = idOf(await flaky.performLater({ to: 'ada' }));
     await startWorker({ jobs: [flaky] });
     await waitFor(async () => (await t.skiplock.admin.getJob(id)).state === 'discarded', { what: 'discarded' });
     const job = await t.skiplock.admin.getJob(id);
@@ -142,7 +142,7 @@ describe('retry, cancel, delete', () => {
   it('wakes a worker when it retries, and the job runs', async () => {
     const ran: number[] = [];
     const recorder = defineJob<{ n: number }>({ name: 'admin.recorder', perform: ({ n }) => void ran.push(n) });
-    const { id } = await recorder.performLater({ n: 7 });
+    const id = idOf(await recorder.performLater({ n: 7 }));
     await setState([id], 'discarded');
     await startWorker({ jobs: [recorder], pollInterval: '1m' });
     await t.skiplock.admin.retryJob(id);
@@ -150,7 +150,7 @@ describe('retry, cancel, delete', () => {
   });
 
   it('does not retry a job whose unique key another unfinished job holds', async () => {
-    const old = await noop.performLater({ n: 1 }, { uniqueKey: 'k' });
+    const old = { id: idOf(await noop.performLater({ n: 1 }, { uniqueKey: 'k' })) };
     await setState([old.id], 'discarded');
     await noop.performLater({ n: 2 }, { uniqueKey: 'k' });
     await expect(t.skiplock.admin.retryJob(old.id)).rejects.toThrow(
@@ -192,7 +192,7 @@ describe('retry, cancel, delete', () => {
           });
         }),
     });
-    const { id } = await slow.performLater({ n: 1 });
+    const id = idOf(await slow.performLater({ n: 1 }));
     await startWorker({ jobs: [slow] });
     await waitFor(async () => (await t.skiplock.admin.getJob(id)).state === 'running', { what: 'running' });
     const requested = Date.now();

@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob, type JobPayloadError } from 'skiplock';
-import { createTestSchema, type TestSchema } from '../../../test/support/schema.js';
+import { createTestSchema, idOf, type TestSchema } from '../../../test/support/schema.js';
 
 let t: TestSchema;
 beforeAll(async () => {
@@ -80,7 +80,7 @@ describe('bulk enqueue', () => {
     const rows = await jobRows(`args->>'userId' LIKE 'bulk-%'`);
     expect(rows).toHaveLength(500);
     const byId = new Map(rows.map((r) => [String(r.id), r]));
-    results.forEach((result, i) => expect(byId.get(result.id)?.args).toEqual({ userId: `bulk-${i}` }));
+    results.forEach((result, i) => expect(byId.get(idOf(result))?.args).toEqual({ userId: `bulk-${i}` }));
   });
 
   it('inserts nothing when one request of the batch is invalid', async () => {

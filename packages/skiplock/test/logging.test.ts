@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineJob, type Worker } from 'skiplock';
-import { createTestSchema, waitFor, type TestSchema } from '../../../test/support/schema.js';
+import { createTestSchema, waitFor, type TestSchema, idOf } from '../../../test/support/schema.js';
 
 /** Every line the logger wrote, parsed. */
 const lines: Array<Record<string, unknown>> = [];
@@ -39,11 +39,11 @@ afterAll(async () => {
   await t.drop();
 });
 
-const linesOf = (jobId: string) => lines.filter((line) => line.jobId === jobId);
+const linesOf = (jobId: string | null) => lines.filter((line) => line.jobId === jobId);
 
 describe('logs', () => {
   it('carry jobId, name, queue, attempt and the worker on every job line, and never the args by default', async () => {
-    const { id } = await secretive.performLater({ email: 'ada@example.com' });
+    const id = idOf(await secretive.performLater({ email: 'ada@example.com' }));
     await waitFor(async () => linesOf(id).some((line) => line.msg === 'job discarded'), { what: 'the discard line' });
     const own = linesOf(id);
     expect(own.map((line) => line.msg)).toEqual(['handler says hello', 'job discarded']);
@@ -55,7 +55,7 @@ describe('logs', () => {
   });
 
   it('carry the args of a job that opts in with logArgs', async () => {
-    const { id } = await chatty.performLater({ email: 'grace@example.com' });
+    const id = idOf(await chatty.performLater({ email: 'grace@example.com' }));
     await waitFor(async () => linesOf(id).some((line) => line.msg === 'job completed'), {
       what: 'the completion line',
     });

@@ -30,7 +30,9 @@ afterAll(async () => {
 describe('migrate', () => {
   it('creates the schema with the contract tables, function and views', async () => {
     const schema = freshSchema();
-    expect(await instance(schema).migrate()).toEqual({ applied: ['0001_jobs', '0002_operations'] });
+    expect(await instance(schema).migrate()).toEqual({
+      applied: ['0001_jobs', '0002_operations', '0003_job_versions'],
+    });
     const { rows } = await admin.query<{ column_name: string }>(
       `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'jobs' ORDER BY ordinal_position`,
       [schema],
@@ -54,6 +56,7 @@ describe('migrate', () => {
       'lease_expires_at',
       'metadata',
       'cancel_requested_at',
+      'version',
     ]);
     const fn = await admin.query(
       `SELECT pg_get_function_arguments(p.oid) AS args FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'enqueue'`,
@@ -70,7 +73,7 @@ describe('migrate', () => {
   it('is idempotent, and replicas migrating at the same moment all succeed', async () => {
     const schema = freshSchema();
     const results = await Promise.all(Array.from({ length: 5 }, () => instance(schema).migrate()));
-    expect(results.flatMap((r) => r.applied)).toEqual(['0001_jobs', '0002_operations']);
+    expect(results.flatMap((r) => r.applied)).toEqual(['0001_jobs', '0002_operations', '0003_job_versions']);
     expect(await instance(schema).migrate()).toEqual({ applied: [] });
   });
 

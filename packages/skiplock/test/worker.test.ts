@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defineJob, DiscardJob, Skiplock, type JobContext, type Worker } from 'skiplock';
-import { createTestSchema, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
+import { createTestSchema, idOf, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
 
 let t: TestSchema;
 const workers: Worker[] = [];
@@ -19,12 +19,12 @@ function startWorker(options: Parameters<TestSchema['skiplock']['worker']>[0]): 
   return worker.start().then(() => worker);
 }
 
-async function job(id: string) {
+async function job(id: string | null) {
   const { rows } = await t.pool.query(`SELECT * FROM "${t.schema}".jobs WHERE id = $1`, [id]);
   return rows[0] as Record<string, unknown> & { errors: Array<Record<string, unknown>> };
 }
 
-const finished = (id: string, state = 'completed') =>
+const finished = (id: string | null, state = 'completed') =>
   waitFor(async () => (await job(id)).state === state, { what: `job ${id} ${state}` });
 
 describe('running jobs', () => {
@@ -386,7 +386,7 @@ describe('configuration', () => {
   it('refuses two different definitions with one name, bad queues and bad concurrency', () => {
     const a = defineJob({ name: 'same', perform() {} });
     const b = defineJob({ name: 'same', perform() {} });
-    expect(() => t.skiplock.worker({ jobs: [a, b] })).toThrow(/two different definitions are named "same"/);
+    expect(() => t.skiplock.worker({ jobs: [a, b] })).toThrow(/two different definitions claim the name "same"/);
     expect(() => t.skiplock.worker({ jobs: [a], queues: ['bad queue'] })).toThrow(/queue name "bad queue"/);
     expect(() => t.skiplock.worker({ jobs: [a], concurrency: 0 })).toThrow(/concurrency must be a positive integer/);
   });
@@ -414,7 +414,7 @@ describe('graceful stop', () => {
     setTimeout(release, 100);
     await stopping;
     expect(await stateCounts(t)).toEqual({ completed: 2, available: 2 });
-    const untouched = results.filter((r) => !started.includes(r.id));
+    const untouched = results.filter((r) => !started.includes(idOf(r)));
     for (const r of untouched) expect(await job(r.id)).toMatchObject({ attempt: 0, locked_by: null });
     expect((await t.pool.query(`SELECT count(*)::int AS n FROM "${t.schema}".workers`)).rows[0]).toEqual({ n: 0 });
   });

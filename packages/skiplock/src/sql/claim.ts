@@ -11,6 +11,8 @@ export interface ClaimedRow {
   metadata: Record<string, never>;
   /** How long the job had been due when it was claimed, in ms (Postgres clock). */
   lag_ms: number;
+  /** The version of the arguments' shape it was enqueued with. */
+  version: number;
 }
 
 /**
@@ -22,16 +24,16 @@ export interface ClaimedRow {
  * locks exactly the rows it claims; with several, each branch locks up to the limit for the length of
  * the statement before the merge keeps the best. SKIP LOCKED lets replicas claim side by side. States are literals so the partial
  * index matches. A paused queue's branch is cut off by a one-time check of `queues`, before it reads
- * any job.
+ * any job. `due` is what "now" is for run_at (test helpers pass a parameter to run jobs due later).
  */
-export function claimSql(schema: string, queueCount: number): string {
+export function claimSql(schema: string, queueCount: number, due = 'now()'): string {
   const branch = (param: number) => `
     SELECT * FROM (
       SELECT id, priority, run_at FROM ${schema}.jobs
        WHERE state IN ('available', 'scheduled', 'retryable')
          AND queue = $${param}
          AND name = ANY($1::text[])
-         AND run_at <= now()
+         AND run_at <= ${due}
          AND NOT EXISTS (SELECT 1 FROM ${schema}.queues WHERE name = $${param} AND paused)
        ORDER BY priority, run_at, id
        LIMIT $2
@@ -53,6 +55,6 @@ UPDATE ${schema}.jobs j
        lease_expires_at = now() + ($4::float8[])[array_position($1::text[], j.name)] * interval '1 millisecond'
   FROM picked
  WHERE j.id = picked.id
-RETURNING j.id::text AS id, j.name, j.queue, j.args, j.attempt, j.max_attempts, j.priority, j.run_at, j.metadata,
+RETURNING j.id::text AS id, j.name, j.queue, j.args, j.attempt, j.max_attempts, j.priority, j.run_at, j.metadata, j.version,
           (extract(epoch from (now() - j.run_at)) * 1000)::float8 AS lag_ms`;
 }

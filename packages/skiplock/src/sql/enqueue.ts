@@ -2,7 +2,7 @@
  * Inserts a batch of jobs in one statement. Ids are drawn up front so that each input row can be
  * matched to its outcome: inserted, or a duplicate of the unfinished job holding its unique key.
  * `$1` is a JSON array of {ord, name, args, queue, priority, max_attempts, run_at, wait_ms,
- * unique_key, metadata}.
+ * unique_key, metadata, version}.
  */
 export function insertJobsSql(schema: string): string {
   return `
@@ -11,12 +11,12 @@ WITH input AS (
          coalesce(r.run_at, now() + coalesce(r.wait_ms, 0) * interval '1 millisecond') AS due_at
     FROM jsonb_to_recordset($1::jsonb) AS r(
       ord int, name text, args jsonb, queue text, priority smallint, max_attempts int,
-      run_at timestamptz, wait_ms float8, unique_key text, metadata jsonb)
+      run_at timestamptz, wait_ms float8, unique_key text, metadata jsonb, version int)
 ), inserted AS (
-  INSERT INTO ${schema}.jobs (id, name, args, queue, priority, max_attempts, run_at, state, unique_key, metadata)
+  INSERT INTO ${schema}.jobs (id, name, args, queue, priority, max_attempts, run_at, state, unique_key, metadata, version)
   SELECT id, name, args, queue, priority, max_attempts, due_at,
          CASE WHEN due_at > now() THEN 'scheduled' ELSE 'available' END,
-         unique_key, metadata
+         unique_key, metadata, version
     FROM input
    ORDER BY ord
   ON CONFLICT (unique_key)

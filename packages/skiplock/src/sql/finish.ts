@@ -1,7 +1,8 @@
 /**
  * Records many attempts' outcomes in one statement. Arrays: `$1` ids, `$2` attempts, `$3` new
- * states (`completed`, `retryable`, `discarded`, `cancelled`, or `available` for a job released
- * unrun, whose attempt is given back), `$4` retry delays in ms, `$5` error entries (null on
+ * states (`completed`, `retryable`, `discarded`, `cancelled`, `snoozed` — scheduled again after
+ * its delay with the attempt given back — or `available` for a job released unrun, whose attempt
+ * is also given back), `$4` retry delays in ms, `$5` error entries (null on
  * success); `$6` the worker id. A job an operator cancelled meanwhile ends `cancelled` instead of
  * being retried or released. Only rows still held by this worker at this attempt change: a stale
  * write is a no-op. Returns the ids that changed.
@@ -9,13 +10,15 @@
 export function finishSql(schema: string): string {
   return `
 UPDATE ${schema}.jobs j
-   SET state = CASE WHEN j.cancel_requested_at IS NOT NULL AND u.state IN ('retryable', 'available')
-                    THEN 'cancelled' ELSE u.state END,
-       attempt = CASE WHEN u.state = 'available' AND j.cancel_requested_at IS NULL THEN j.attempt - 1
+   SET state = CASE WHEN j.cancel_requested_at IS NOT NULL AND u.state IN ('retryable', 'available', 'snoozed')
+                    THEN 'cancelled'
+                    WHEN u.state = 'snoozed' THEN 'scheduled'
+                    ELSE u.state END,
+       attempt = CASE WHEN u.state IN ('available', 'snoozed') AND j.cancel_requested_at IS NULL THEN j.attempt - 1
                       ELSE j.attempt END,
        finished_at = CASE WHEN u.state IN ('completed', 'discarded', 'cancelled') OR j.cancel_requested_at IS NOT NULL
                           THEN now() END,
-       run_at = CASE WHEN u.state = 'retryable' AND j.cancel_requested_at IS NULL
+       run_at = CASE WHEN u.state IN ('retryable', 'snoozed') AND j.cancel_requested_at IS NULL
                      THEN now() + u.delay_ms * interval '1 millisecond' ELSE j.run_at END,
        errors = CASE WHEN u.error IS NULL THEN j.errors
                      ELSE j.errors || jsonb_build_array(u.error || jsonb_build_object('at', now())) END,

@@ -28,7 +28,7 @@ RETURNING CASE WHEN j.cancel_requested_at IS NOT NULL THEN j.id::text END AS can
 export function rescueSql(schema: string): string {
   return `
 WITH expired AS MATERIALIZED (
-  SELECT id FROM ${schema}.jobs
+  SELECT id, locked_by FROM ${schema}.jobs
    WHERE state = 'running' AND lease_expires_at < now() AND name = ANY($2::text[])
    ORDER BY lease_expires_at
    LIMIT $1
@@ -46,7 +46,8 @@ UPDATE ${schema}.jobs j
        lease_expires_at = NULL
   FROM expired
  WHERE j.id = expired.id
-RETURNING j.id::text AS id, j.name, j.queue, j.state`;
+RETURNING j.id::text AS id, j.name, j.queue, j.state, j.args, j.attempt, j.max_attempts, j.metadata, j.version,
+          expired.locked_by`;
 }
 
 /** Takes the rescue lock for this transaction if no other worker holds it (`$1`: lock key). */

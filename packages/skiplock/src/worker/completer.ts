@@ -118,7 +118,7 @@ export class Completer {
       batch.map((b) => b.id),
       batch.map((b) => b.attempt),
       batch.map((b) => b.outcome.state),
-      batch.map((b) => (b.outcome.state === 'retryable' ? b.outcome.delayMs : 0)),
+      batch.map((b) => ('delayMs' in b.outcome ? b.outcome.delayMs : 0)),
       batch.map((b) => ('error' in b.outcome ? JSON.stringify(b.outcome.error) : null)),
       this.#workerId,
     ]);

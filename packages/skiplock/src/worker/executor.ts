@@ -1,8 +1,14 @@
 import type { Logger } from 'pino';
-import type { AnyJobDefinition, JobContext } from '../definition.js';
+import type { JobContext, JobDatabase } from '../context.js';
+import type { AnyJobDefinition } from '../definition.js';
 import { validateArgs } from '../enqueue.js';
-import { JobTimeoutError } from '../errors.js';
+import { JobTimeoutError, SkiplockError } from '../errors.js';
+import type { PerformMiddleware } from '../middleware.js';
+import type { JsonValue } from '../payload.js';
+import { invokeHandler } from '../perform.js';
 import type { ClaimedRow } from '../sql/claim.js';
+import { finishSql } from '../sql/finish.js';
+import type { TransactionRunner } from '../transaction.js';
 import type { Telemetry } from '../telemetry.js';
 import { failureOutcome, type Outcome } from './outcome.js';
 
@@ -26,6 +32,65 @@ export interface ExecutorContext {
   defaultTimeoutMs: number | undefined;
   /** Where the perform span, run time and latency go. */
   telemetry: Telemetry;
+  /** Perform middleware of the instance. */
+  middleware: readonly PerformMiddleware[];
+  /** `ctx.db` of jobs that are not transactional. */
+  db: JobDatabase;
+  /** Opens the transaction of a transactional job. */
+  transaction: TransactionRunner;
+  /** The schema's quoted name (for the in-transaction completion). */
+  quotedSchema: string;
+}
+
+/** The arguments a handler gets: the stored ones, upgraded from an older version, then validated. */
+async function handlerArgs(definition: AnyJobDefinition, row: ClaimedRow): Promise<unknown> {
+  const stored = row.version ?? 1;
+  if (stored > definition.version) {
+    // Written by newer code: leave it for a worker that knows this version (the attempt is retried).
+    throw new SkiplockError(
+      'JOB_STATE',
+      `job "${row.name}" was enqueued with version ${stored}; this worker's definition is version ${definition.version}`,
+    );
+  }
+  const raw = row.args as Record<string, JsonValue>;
+  const input: unknown =
+    stored < definition.version && definition.upgrade ? await definition.upgrade(raw, stored) : raw;
+  return validateArgs({ job: definition, args: input });
+}
+
+/** The context a handler of `row` receives. */
+export function jobContext(
+  definition: AnyJobDefinition,
+  row: ClaimedRow,
+  logger: Logger,
+  signal: AbortSignal,
+  db: JobDatabase,
+): JobContext {
+  return {
+    id: row.id,
+    name: definition.name,
+    queue: row.queue,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    signal,
+    logger,
+    metadata: row.metadata,
+    db,
+  };
+}
+
+/** Calls the definition's `afterDiscard`; its failure is logged, never thrown. */
+export async function runAfterDiscard(
+  definition: AnyJobDefinition,
+  args: unknown,
+  error: unknown,
+  ctx: JobContext,
+): Promise<void> {
+  try {
+    await definition.hooks.afterDiscard?.(args, error, ctx);
+  } catch (hookError) {
+    ctx.logger.error({ err: hookError }, 'afterDiscard failed');
+  }
 }
 
 /** A promise that an interrupt rejects, and the interrupt itself (which also aborts the signal). */
@@ -55,6 +120,7 @@ function safeFailureOutcome(thrown: unknown, row: ClaimedRow, definition: AnyJob
     attempt: row.attempt,
     maxAttempts: row.max_attempts,
     backoff: definition.backoff,
+    policy: definition.errorPolicy,
     worker: workerId,
   };
   try {
@@ -69,6 +135,7 @@ const FAILURE_LOG: Record<Outcome['state'], ['error' | 'warn' | 'info', string]>
   discarded: ['error', 'job discarded'],
   retryable: ['warn', 'job failed, will retry'],
   cancelled: ['info', 'job cancelled'],
+  snoozed: ['info', 'job snoozed'],
   completed: ['info', 'job completed'],
   available: ['info', 'job released'],
 };
@@ -82,16 +149,7 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
   const controller = new AbortController();
   const bindings = { jobId: row.id, name: row.name, queue: row.queue, attempt: row.attempt };
   const logger = context.logger.child(definition.logArgs ? { ...bindings, args: row.args } : bindings);
-  const ctx: JobContext = {
-    id: row.id,
-    name: row.name,
-    queue: row.queue,
-    attempt: row.attempt,
-    maxAttempts: row.max_attempts,
-    signal: controller.signal,
-    logger,
-    metadata: row.metadata,
-  };
+  const ctx = jobContext(definition, row, logger, controller.signal, context.db);
   const { telemetry } = context;
   const span = telemetry.startPerform(row);
   const started = performance.now();
@@ -103,15 +161,34 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
         ? undefined
         : setTimeout(() => interrupt(new JobTimeoutError(row.name, timeoutMs)), timeoutMs);
     let outcome: Outcome;
+    let args: unknown = row.args;
     try {
-      const args = await validateArgs({ job: definition, args: row.args });
-      await Promise.race([definition.perform(args, ctx), interrupted]);
+      args = await handlerArgs(definition, row);
+      if (definition.transactional) {
+        await context.transaction(async (db, queryable) => {
+          await Promise.race([invokeHandler(definition, args, { ...ctx, db }, context.middleware), interrupted]);
+          // "Done" is written in the handler's own transaction: both commit, or neither does.
+          const written = await queryable.query(finishSql(context.quotedSchema), [
+            [row.id],
+            [row.attempt],
+            ['completed'],
+            [0],
+            [null],
+            context.workerId,
+          ]);
+          if (written.length === 0) throw new Error('the job was taken back (lease expired) before it could commit');
+        });
+        outcome = { state: 'completed', recorded: true };
+      } else {
+        await Promise.race([invokeHandler(definition, args, ctx, context.middleware), interrupted]);
+        outcome = { state: 'completed' };
+      }
       logger.debug({ ms: Math.round(performance.now() - started) }, 'job completed');
-      outcome = { state: 'completed' };
     } catch (thrown) {
       outcome = safeFailureOutcome(thrown, row, definition, context.workerId);
       const [level, message] = FAILURE_LOG[outcome.state];
       logger[level]({ err: thrown, outcome: outcome.state }, message);
+      if (outcome.state === 'discarded') await runAfterDiscard(definition, args, thrown, ctx);
     } finally {
       clearTimeout(timer);
     }

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
-import { hasCode, type RetryJob } from '../errors.js';
+import { decide, type ErrorPolicy } from '../error-policy.js';
+import { hasCode, type RetryJob, type SnoozeJob } from '../errors.js';
 import { LONE_SURROGATE } from '../payload.js';
 import { retryDelayMs, type Backoff } from '../retry-policy.js';
 
@@ -14,11 +15,14 @@ export interface ErrorEntry {
 
 /** What an attempt ended in, as the completer writes it. */
 export type Outcome =
-  | { state: 'completed' }
+  /** `recorded`: already written, in a transactional job's own transaction. */
+  | { state: 'completed'; recorded?: boolean }
   | { state: 'retryable'; delayMs: number; error: ErrorEntry }
   | { state: 'discarded'; error: ErrorEntry }
   /** An operator cancelled the running job. */
   | { state: 'cancelled'; error: ErrorEntry }
+  /** `SnoozeJob`: run again after the delay, the attempt given back, no error recorded. */
+  | { state: 'snoozed'; delayMs: number }
   /** Released unrun at shutdown: back to available, the attempt given back. */
   | { state: 'available' };
 
@@ -66,23 +70,34 @@ export interface FailedAttempt {
   attempt: number;
   maxAttempts: number;
   backoff: Backoff;
+  policy: ErrorPolicy;
   worker: string;
 }
 
 /**
- * Decides a failed attempt's fate: a cancel by an operator cancels, `DiscardJob` (or attempts used
- * up) discards, `RetryJob` retries after its own wait, anything else retries after the job's backoff.
+ * Decides a failed attempt's fate: a cancel by an operator cancels; `SnoozeJob` snoozes;
+ * `DiscardJob`, an invalid payload, a `discardOn` class, a `retryOn` rule used up or the row's
+ * attempts used up discard; `RetryJob` retries after its own wait, a `retryOn` match after the
+ * rule's, anything else after the job's backoff.
  */
 export function failureOutcome(thrown: unknown, attempt: FailedAttempt): Outcome {
+  if (hasCode(thrown, 'SNOOZE_JOB')) return { state: 'snoozed', delayMs: clampDelay((thrown as SnoozeJob).waitMs) };
   const error: ErrorEntry = { attempt: attempt.attempt, worker: attempt.worker, ...describeThrown(thrown) };
   if (hasCode(thrown, 'JOB_CANCELLED')) return { state: 'cancelled', error };
-  if (hasCode(thrown, 'DISCARD_JOB') || hasCode(thrown, 'JOB_PAYLOAD') || attempt.attempt >= attempt.maxAttempts) {
+  const decision = decide(attempt.policy, thrown, attempt.attempt);
+  if (
+    hasCode(thrown, 'DISCARD_JOB') ||
+    hasCode(thrown, 'JOB_PAYLOAD') ||
+    decision.kind === 'discard' ||
+    attempt.attempt >= attempt.maxAttempts
+  ) {
     return { state: 'discarded', error };
   }
   const requested = hasCode(thrown, 'RETRY_JOB') ? (thrown as RetryJob).waitMs : undefined;
+  const ruled = decision.kind === 'retry' ? decision.delayMs : undefined;
   return {
     state: 'retryable',
-    delayMs: clampDelay(requested ?? retryDelayMs(attempt.backoff, attempt.attempt)),
+    delayMs: clampDelay(requested ?? ruled ?? retryDelayMs(attempt.backoff, attempt.attempt)),
     error,
   };
 }

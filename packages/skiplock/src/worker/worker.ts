@@ -6,6 +6,9 @@ import type { AnyJobDefinition } from '../definition.js';
 import { queueNameProblem } from '../definition.js';
 import { toMs, type Duration } from '../duration.js';
 import type { AdminEnvironment } from '../admin/admin.js';
+import type { JobDatabase } from '../context.js';
+import type { PerformMiddleware } from '../middleware.js';
+import type { TransactionRunner } from '../transaction.js';
 import { ConfigError, JobCancelledError } from '../errors.js';
 import { isValidQueueName } from '../identifiers.js';
 import { infraBackoffMs } from '../infra-retry.js';
@@ -16,7 +19,7 @@ import { deregisterWorkerSql, forgetDeadWorkersSql } from '../sql/workers.js';
 import type { DepthRow, Telemetry } from '../telemetry.js';
 import { Completer } from './completer.js';
 import { settlesWithin } from './deadline.js';
-import { execute, type Execution } from './executor.js';
+import { execute, jobContext, runAfterDiscard, type Execution } from './executor.js';
 import { every } from './maintenance.js';
 import { Notifier } from './notifier.js';
 import { withClient } from '../pool-client.js';
@@ -67,9 +70,22 @@ export interface StopOptions {
 export interface WorkerEnvironment extends AdminEnvironment {
   logger: Logger;
   telemetry: Telemetry;
+  middleware: readonly PerformMiddleware[];
+  /** `ctx.db` of jobs that are not transactional. */
+  db: JobDatabase;
+  transaction: TransactionRunner;
 }
 
 const MIN_POOL_SIZE = 3;
+
+/** A job rescue took back (or gave up). */
+type RescuedRow = Pick<
+  ClaimedRow,
+  'id' | 'name' | 'queue' | 'args' | 'attempt' | 'max_attempts' | 'metadata' | 'version'
+> & {
+  state: string;
+  locked_by: string | null;
+};
 
 /**
  * Claims batches of due jobs, runs up to `concurrency` handlers, and records their outcomes in
@@ -110,9 +126,17 @@ export class Worker {
     this.#env = env;
     if (options.jobs.length === 0) throw new ConfigError('worker: give at least one job definition in jobs');
     for (const job of options.jobs) {
-      const other = this.#definitions.get(job.name);
-      if (other && other !== job) throw new ConfigError(`worker: two different definitions are named "${job.name}"`);
-      this.#definitions.set(job.name, job);
+      for (const name of [job.name, ...job.aliases]) {
+        const other = this.#definitions.get(name);
+        if (other && other !== job) throw new ConfigError(`worker: two different definitions claim the name "${name}"`);
+        this.#definitions.set(name, job);
+      }
+    }
+    const fromArgs = options.jobs.find((job) => job.queueFromArgs);
+    if (!options.queues && fromArgs) {
+      throw new ConfigError(
+        `worker: job "${fromArgs.name}" picks its queue from its arguments; give the worker its queues`,
+      );
     }
     this.#queues = [...new Set(options.queues ?? options.jobs.map((job) => job.queue))];
     if (this.#queues.length === 0) throw new ConfigError('worker: queues is empty');
@@ -130,7 +154,7 @@ export class Worker {
         ? Math.min(5000, this.#leaseMs / 2)
         : toMs(options.rescueInterval, 'rescueInterval');
     this.#pruneMs = options.prune === false ? null : toMs(options.pruneInterval ?? '1m', 'pruneInterval');
-    for (const job of options.jobs) this.#leases.set(job.name, job.leaseMs ?? this.#leaseMs);
+    for (const [name, job] of this.#definitions) this.#leases.set(name, job.leaseMs ?? this.#leaseMs);
     this.#jobTimeoutMs = options.jobTimeout === undefined ? undefined : toMs(options.jobTimeout, 'jobTimeout');
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#logger = env.logger.child({ worker: this.id });
@@ -300,6 +324,10 @@ export class Worker {
       logger: this.#logger,
       defaultTimeoutMs: this.#jobTimeoutMs,
       telemetry: this.#env.telemetry,
+      middleware: this.#env.middleware,
+      db: this.#env.db,
+      transaction: this.#env.transaction,
+      quotedSchema: this.#env.quotedSchema,
     });
     this.#running.set(row.id, execution);
     void execution.outcome.then((outcome) => {
@@ -307,7 +335,7 @@ export class Worker {
       if (this.#running.get(row.id) !== execution) return;
       this.#running.delete(row.id);
       this.#env.telemetry.recordOutcome(row, outcome);
-      this.#completer.push(row.id, row.attempt, outcome);
+      if (!(outcome.state === 'completed' && outcome.recorded)) this.#completer.push(row.id, row.attempt, outcome);
       if (this.#lastClaimFull) this.#wakeup.notify();
     });
   }
@@ -359,10 +387,7 @@ export class Worker {
 
   /** Under the rescue lock: takes back expired leases and wakes the replicas serving their queues. */
   async #rescueExpired(client: pg.PoolClient): Promise<void> {
-    const rescued = await client.query<{ id: string; name: string; queue: string; state: string }>(
-      rescueSql(this.#env.quotedSchema),
-      [1000, [...this.#leases.keys()]],
-    );
+    const rescued = await client.query<RescuedRow>(rescueSql(this.#env.quotedSchema), [1000, [...this.#leases.keys()]]);
     // Generous: a live worker whose row went anyway re-creates it at its next heartbeat.
     await client.query(forgetDeadWorkersSql(this.#env.quotedSchema), [
       Math.max(600_000, 3 * Math.max(...this.#leases.values())),
@@ -376,5 +401,18 @@ export class Worker {
     const queues = [...new Set(rescued.rows.filter((row) => row.state === 'available').map((row) => row.queue))];
     // Wake every replica serving those queues, not only this one.
     if (queues.length > 0) await client.query(NOTIFY_QUEUES_SQL, [this.#env.jobsChannel, queues]);
+    for (const row of rescued.rows) if (row.state === 'discarded') this.#afterRescueDiscard(row);
+  }
+
+  /** A job whose last attempt lost its lease is given up here: its afterDiscard runs on this worker. */
+  #afterRescueDiscard(row: RescuedRow): void {
+    const definition = this.#definitions.get(row.name);
+    if (!definition?.hooks.afterDiscard) return;
+    const claimed = { ...row, priority: 0, run_at: new Date(), lag_ms: 0 } as ClaimedRow;
+    const logger = this.#logger.child({ jobId: row.id, name: row.name, queue: row.queue, attempt: row.attempt });
+    const ctx = jobContext(definition, claimed, logger, AbortSignal.abort(), this.#env.db);
+    const error = new Error(`lease expired on worker ${row.locked_by ?? 'unknown'}`);
+    error.name = 'LeaseExpired';
+    void runAfterDiscard(definition, row.args, error, ctx);
   }
 }

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { JobContext, JobDatabase } from './context.js';
+import type { AnyJobDefinition } from './definition.js';
+import { validateArgs } from './enqueue.js';
+import { defaultLogger } from './logger.js';
+import { runChain, type PerformMiddleware } from './middleware.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJsonObject } from './payload.js';
+
+/**
+ * Calls a job's handler the way every path does (worker, `performNow`, test helpers): perform
+ * middleware around `beforePerform`, the handler, and `afterPerform` (after success only).
+ */
+export function invokeHandler(
+  definition: AnyJobDefinition,
+  args: unknown,
+  ctx: JobContext,
+  middleware: readonly PerformMiddleware[],
+): Promise<void> {
+  return runChain(middleware, { definition, args, ctx }, async (call) => {
+    await definition.hooks.beforePerform?.(call.args, call.ctx);
+    await definition.perform(call.args, call.ctx);
+    await definition.hooks.afterPerform?.(call.args, call.ctx);
+  });
+}
+
+/** What an inline run takes from its Skiplock instance (none: no middleware, default logger). */
+export interface InlineEnvironment {
+  middleware: readonly PerformMiddleware[];
+  logger: Logger;
+  db: JobDatabase | undefined;
+}
+
+/** Options of an inline run. */
+export interface InlineOptions {
+  /** The attempt number the handler sees (1). */
+  attempt?: number;
+  /** `ctx.metadata` (`{}`). */
+  metadata?: JobContext['metadata'];
+  /** `ctx.signal` (never aborted). */
+  signal?: AbortSignal;
+  /** `ctx.db` (the instance's). */
+  db?: JobDatabase;
+}
+
+/**
+ * Runs a job in this process as a worker would, without a row: the arguments go through JSON (as
+ * they would through the database) and the schema, then the handler runs through the middleware
+ * and hooks. Rejects with whatever the handler threw.
+ */
+export async function performInline(
+  definition: AnyJobDefinition,
+  input: unknown,
+  env: InlineEnvironment | undefined,
+  options: InlineOptions = {},
+): Promise<void> {
+  const stored = JSON.parse(serializeJsonObject(definition.name, input, DEFAULT_MAX_PAYLOAD_BYTES, 'args')) as unknown;
+  const args = await validateArgs({ job: definition, args: stored });
+  const id = `inline-${randomUUID()}`;
+  const logger = (env?.logger ?? defaultLogger()).child({ jobId: id, name: definition.name, inline: true });
+  const ctx: JobContext = {
+    id,
+    name: definition.name,
+    queue: definition.queue,
+    attempt: options.attempt ?? 1,
+    maxAttempts: definition.maxAttempts,
+    signal: options.signal ?? new AbortController().signal,
+    logger,
+    metadata: options.metadata ?? {},
+    db: (options.db ?? env?.db) as JobDatabase,
+  };
+  await invokeHandler(definition, args, ctx, env?.middleware ?? []);
+}

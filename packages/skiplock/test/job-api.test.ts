@@ -1,0 +1,320 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Kysely, PostgresDialect } from 'kysely';
+import type pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  defineJob,
+  DiscardJob,
+  Skiplock,
+  SnoozeJob,
+  type EnqueueMiddleware,
+  type PerformMiddleware,
+  type Worker,
+  type WorkerOptions,
+} from 'skiplock';
+import { createTestSchema, waitFor, type TestSchema, idOf } from '../../../test/support/schema.js';
+import type { TestDatabase } from './test-database.js';
+
+let t: TestSchema;
+const workers: Worker[] = [];
+beforeAll(async () => {
+  t = await createTestSchema();
+  await t.pool.query(`CREATE TABLE "${t.schema}".notes (id serial PRIMARY KEY, body text NOT NULL)`);
+});
+afterAll(() => t.drop());
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop({ timeout: '1s' })));
+  await t.pool.query(`DELETE FROM "${t.schema}".jobs; DELETE FROM "${t.schema}".notes`);
+});
+
+async function startWorker(options: WorkerOptions, skiplock: Skiplock = t.skiplock): Promise<Worker> {
+  const worker = skiplock.worker({ pollInterval: '30ms', ...options });
+  workers.push(worker);
+  await worker.start();
+  return worker;
+}
+
+async function row(id: string | null) {
+  const { rows } = await t.pool.query(`SELECT * FROM "${t.schema}".jobs WHERE id = $1`, [id]);
+  return rows[0] as Record<string, unknown> & { errors: Array<Record<string, unknown>>; state: string };
+}
+
+const inState = (id: string | null, state: string) =>
+  waitFor(async () => (await row(id)).state === state, { what: `job ${id} ${state}` });
+
+describe('definitions', () => {
+  it('aliases: rows enqueued under a former name still run, under the new definition', async () => {
+    const names: string[] = [];
+    const renamed = defineJob<{ n: number }>({
+      name: 'api.new-name',
+      aliases: ['api.old-name'],
+      perform: (_, ctx) => void names.push(ctx.name),
+    });
+    const { rows } = await t.pool.query<{ id: string }>(
+      `SELECT "${t.schema}".enqueue('api.old-name', '{"n":1}') AS id`,
+    );
+    await startWorker({ jobs: [renamed] });
+    await inState(String(rows[0]?.id), 'completed');
+    expect(names).toEqual(['api.new-name']);
+  });
+
+  it('queue and priority may be functions of the arguments', async () => {
+    const routed = defineJob<{ tier: 'gold' | 'free' }>({
+      name: 'api.routed',
+      queue: ({ tier }) => (tier === 'gold' ? 'fast' : 'slow'),
+      priority: ({ tier }) => (tier === 'gold' ? -10 : 10),
+      perform: () => undefined,
+    });
+    const gold = await routed.performLater({ tier: 'gold' });
+    const free = await routed.performLater({ tier: 'free' }, { priority: 3 });
+    expect(gold).toMatchObject({ queue: 'fast' });
+    expect(await row(gold.id)).toMatchObject({ queue: 'fast', priority: -10 });
+    expect(await row(free.id)).toMatchObject({ queue: 'slow', priority: 3 });
+    expect(() => t.skiplock.worker({ jobs: [routed] })).toThrow(/picks its queue from its arguments/);
+  });
+
+  it('version and upgrade: an old payload is upgraded before validation and perform', async () => {
+    const seen: unknown[] = [];
+    const v2 = defineJob({
+      name: 'api.versioned',
+      version: 2,
+      schema: z.object({ fullName: z.string() }),
+      upgrade: (raw, from) =>
+        from === 1 ? { fullName: `${raw.first as string} ${raw.last as string}` } : (raw as never),
+      perform: (args) => void seen.push(args),
+    });
+    const old = await t.pool.query<{ id: string }>(
+      `SELECT "${t.schema}".enqueue('api.versioned', '{"first":"Ada","last":"Lovelace"}') AS id`,
+    );
+    const fresh = await v2.performLater({ fullName: 'Grace Hopper' });
+    expect(await row(fresh.id)).toMatchObject({ version: 2 });
+    await t.pool.query(`UPDATE "${t.schema}".jobs SET version = 3 WHERE id = $1`, [fresh.id]);
+    await startWorker({ jobs: [v2] });
+    await inState(String(old.rows[0]?.id), 'completed');
+    expect(seen).toEqual([{ fullName: 'Ada Lovelace' }]);
+    // A row written by newer code is not discarded: it waits for a worker that knows its version.
+    await inState(fresh.id, 'retryable');
+    expect((await row(fresh.id)).errors[0]?.message).toMatch(
+      /enqueued with version 3; this worker's definition is version 2/,
+    );
+    expect(() => defineJob({ name: 'api.no-upgrade', version: 2, perform: () => undefined })).toThrow(
+      /version 2 needs an upgrade/,
+    );
+  });
+});
+
+describe('enqueue API', () => {
+  it('performNow runs inline through validation, hooks and perform middleware, and writes no row', async () => {
+    const events: string[] = [];
+    const middleware: PerformMiddleware = async ({ ctx }, next) => {
+      events.push(`middleware ${ctx.name}`);
+      await next();
+    };
+    const inline = new Skiplock({
+      pool: t.pool,
+      schema: t.schema,
+      default: true,
+      middleware: { perform: [middleware] },
+    });
+    const job = defineJob({
+      name: 'api.inline',
+      schema: z.object({ n: z.number() }),
+      beforePerform: () => void events.push('before'),
+      afterPerform: () => void events.push('after'),
+      perform: ({ n }) => void events.push(`perform ${n}`),
+    });
+    try {
+      await job.performNow({ n: 1 });
+      expect(events).toEqual(['middleware api.inline', 'before', 'perform 1', 'after']);
+      await expect(job.performNow({ n: 'x' as unknown as number })).rejects.toMatchObject({ code: 'JOB_PAYLOAD' });
+      expect((await t.pool.query(`SELECT count(*)::int AS n FROM "${t.schema}".jobs`)).rows[0]).toEqual({ n: 0 });
+    } finally {
+      await inline.close();
+    }
+  });
+
+  it('enqueue middleware sees whole batches; beforeEnqueue can skip; afterEnqueue sees results', async () => {
+    const batches: number[] = [];
+    const stamp: EnqueueMiddleware = async (batch, next) => {
+      batches.push(batch.length);
+      return next(batch.map((r) => ({ ...r, options: { ...r.options, metadata: { tenant: 'acme' } } })));
+    };
+    const skiplock = new Skiplock({ pool: t.pool, schema: t.schema, default: false, middleware: { enqueue: [stamp] } });
+    const after: string[] = [];
+    const job = defineJob<{ n: number }>({
+      name: 'api.hooked',
+      beforeEnqueue: ({ n }) => n !== 2,
+      afterEnqueue: (args, result) => void after.push(`${args.n}:${result.status}`),
+      perform: () => undefined,
+    });
+    try {
+      const results = await skiplock.performAllLater(undefined, [
+        job.with({ n: 1 }),
+        job.with({ n: 2 }),
+        job.with({ n: 3 }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['enqueued', 'skipped', 'enqueued']);
+      expect(results[1]).toEqual({ status: 'skipped', id: null, name: 'api.hooked', queue: 'default' });
+      expect(after).toEqual(['1:enqueued', '3:enqueued']);
+      await skiplock.enqueue(job, { n: 4 });
+      expect(batches).toEqual([3, 1]);
+      expect(await row(results[0]?.id as string)).toMatchObject({ metadata: { tenant: 'acme' } });
+    } finally {
+      await skiplock.close();
+    }
+  });
+});
+
+class RateLimited extends Error {}
+class Fatal extends Error {}
+
+describe('error policy', () => {
+  it('retryOn retries matching errors on its own schedule, then gives up; afterDiscard runs once', async () => {
+    const discarded: Array<{ args: unknown; error: unknown }> = [];
+    const job = defineJob<{ n: number }>({
+      name: 'api.retry-on',
+      retryOn: [{ on: [RateLimited], attempts: 3, wait: 50, jitter: 0 }],
+      afterDiscard: (args, error) => void discarded.push({ args, error }),
+      perform() {
+        throw new RateLimited('slow down');
+      },
+    });
+    const id = idOf(await t.skiplock.enqueue(job, { n: 1 }));
+    await startWorker({ jobs: [job] });
+    await inState(id, 'discarded');
+    const done = await row(id);
+    expect(done.attempt).toBe(3);
+    const times = done.errors.map((entry) => Date.parse(String(entry.at)));
+    expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(45);
+    expect(discarded).toEqual([{ args: { n: 1 }, error: expect.any(RateLimited) as unknown }]);
+  });
+
+  it('discardOn and DiscardJob give up at once; other errors follow maxAttempts', async () => {
+    const seen: string[] = [];
+    const job = defineJob<{ kind: 'fatal' | 'discard' | 'other' }>({
+      name: 'api.discard-on',
+      discardOn: [Fatal],
+      backoff: 0,
+      maxAttempts: 2,
+      afterDiscard: ({ kind }) => void seen.push(kind),
+      perform({ kind }) {
+        if (kind === 'fatal') throw new Fatal('no');
+        if (kind === 'discard') throw new DiscardJob('not needed');
+        throw new Error('flaky');
+      },
+    });
+    const results = await t.skiplock.performAllLater(undefined, [
+      job.with({ kind: 'fatal' }),
+      job.with({ kind: 'discard' }),
+      job.with({ kind: 'other' }),
+    ]);
+    await startWorker({ jobs: [job] });
+    for (const result of results) await inState(result.id, 'discarded');
+    expect((await Promise.all(results.map((r) => row(r.id as string)))).map((r) => r.attempt)).toEqual([1, 1, 2]);
+    expect(seen.sort()).toEqual(['discard', 'fatal', 'other']);
+  });
+
+  it('SnoozeJob runs the job again later without using an attempt or recording an error', async () => {
+    let runs = 0;
+    const job = defineJob<{ n: number }>({
+      name: 'api.snooze',
+      maxAttempts: 1,
+      perform() {
+        runs += 1;
+        if (runs < 3) throw new SnoozeJob(30);
+      },
+    });
+    const id = idOf(await t.skiplock.enqueue(job, { n: 1 }));
+    await startWorker({ jobs: [job] });
+    await inState(id, 'completed');
+    expect(runs).toBe(3);
+    expect(await row(id)).toMatchObject({ attempt: 1, errors: [] });
+  });
+});
+
+describe('hooks and perform middleware', () => {
+  it('restores an AsyncLocalStorage context from metadata around each run, around the hooks', async () => {
+    const tenant = new AsyncLocalStorage<string>();
+    const events: string[] = [];
+    const restore: PerformMiddleware = ({ ctx }, next) => tenant.run(ctx.metadata.tenant as string, () => next());
+    const skiplock = new Skiplock({
+      pool: t.pool,
+      schema: t.schema,
+      default: false,
+      middleware: { perform: [restore] },
+    });
+    const job = defineJob<{ n: number }>({
+      name: 'api.tenant',
+      beforePerform: () => void events.push(`before ${tenant.getStore()}`),
+      afterPerform: () => void events.push(`after ${tenant.getStore()}`),
+      perform: () => void events.push(`perform ${tenant.getStore()}`),
+    });
+    try {
+      const id = idOf(await skiplock.enqueue(job, { n: 1 }, { metadata: { tenant: 'acme' } }));
+      await startWorker({ jobs: [job] }, skiplock);
+      await inState(id, 'completed');
+      expect(events).toEqual(['before acme', 'perform acme', 'after acme']);
+    } finally {
+      await skiplock.close();
+    }
+  });
+});
+
+describe('transactional jobs', () => {
+  function kysely(): Kysely<TestDatabase> {
+    return new Kysely<TestDatabase>({ dialect: new PostgresDialect({ pool: t.pool }) }).withSchema(t.schema);
+  }
+
+  it('commit the handler writes and "completed" together (Kysely transaction as ctx.db)', async () => {
+    const db = kysely();
+    const skiplock = new Skiplock({ pool: t.pool, schema: t.schema, default: false, db });
+    let failFirst = true;
+    const job = defineJob<{ body: string }>({
+      name: 'api.tx',
+      transactional: true,
+      backoff: 0,
+      async perform({ body }, ctx) {
+        await ctx.db.insertInto('notes').values({ body }).execute();
+        if (failFirst) {
+          failFirst = false;
+          throw new Error('after the write');
+        }
+      },
+    });
+    try {
+      const id = idOf(await skiplock.enqueue(job, { body: 'hello' }));
+      await startWorker({ jobs: [job] }, skiplock);
+      await inState(id, 'completed');
+      // The failed first attempt's insert rolled back with it; the second committed with "done".
+      const notes = await t.pool.query(`SELECT body FROM "${t.schema}".notes`);
+      expect(notes.rows).toEqual([{ body: 'hello' }]);
+      expect(await row(id)).toMatchObject({ attempt: 2, locked_by: null });
+    } finally {
+      await skiplock.close();
+    }
+  });
+
+  it('roll the handler writes back when the job was taken back before commit (pg client as ctx.db)', async () => {
+    const job = defineJob<{ body: string }>({
+      name: 'api.tx-lost',
+      transactional: true,
+      maxAttempts: 1,
+      async perform({ body }, ctx) {
+        // Without a registered Kysely, ctx.db is the pg client holding the transaction.
+        const client = ctx.db as unknown as pg.PoolClient;
+        await client.query(`INSERT INTO "${t.schema}".notes (body) VALUES ($1)`, [body]);
+        // Another worker rescued the job meanwhile.
+        await t.pool.query(`UPDATE "${t.schema}".jobs SET locked_by = 'someone-else' WHERE id = $1`, [ctx.id]);
+      },
+    });
+    const id = idOf(await t.skiplock.enqueue(job, { body: 'twice?' }));
+    await startWorker({ jobs: [job] });
+    await waitFor(async () => (await row(id)).attempt === 1 && (await row(id)).locked_by === 'someone-else', {
+      what: 'the job taken by another worker',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await t.pool.query(`SELECT * FROM "${t.schema}".notes`)).rows).toEqual([]);
+    expect(await row(id)).toMatchObject({ state: 'running', locked_by: 'someone-else' });
+  });
+});
