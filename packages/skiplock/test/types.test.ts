@@ -1,7 +1,10 @@
 // Type tests: checked by `pnpm typecheck` (tsc), run as ordinary tests by vitest.
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
+import type { Kysely } from 'kysely';
 import { defineJob, type EnqueueResult, type JobContext } from 'skiplock';
+import { expectEnqueued, runJob } from 'skiplock/testing';
+import type { TestDatabase } from './test-database.js';
 
 describe('types flow from the definition to enqueue and perform', () => {
   it('infers the handler arguments from the schema, and the enqueue input from its input type', () => {
@@ -54,5 +57,80 @@ describe('types flow from the definition to enqueue and perform', () => {
       else void result.state;
     };
     expectTypeOf(check).toBeFunction();
+  });
+
+  it('a result may be skipped, and then has no id', () => {
+    const check = (result: EnqueueResult) => {
+      if (result.status === 'skipped') expectTypeOf(result.id).toBeNull();
+      else expectTypeOf(result.id).toBeString();
+    };
+    expectTypeOf(check).toBeFunction();
+  });
+});
+
+describe('the Active Job options are typed from the arguments', () => {
+  it("ctx.db has the type the app registered (here: the tests' Kysely)", () => {
+    defineJob<{ body: string }>({
+      name: 'types.db',
+      transactional: true,
+      async perform({ body }, ctx) {
+        expectTypeOf(ctx.db).toEqualTypeOf<Kysely<TestDatabase>>();
+        await ctx.db.insertInto('notes').values({ body }).execute();
+        // @ts-expect-error no such table in the registered database
+        void ctx.db.selectFrom('nope');
+      },
+    });
+  });
+
+  it('refuses argument types that would not survive JSON, at compile time', () => {
+    // @ts-expect-error a Date does not survive JSON
+    defineJob({ name: 'types.date', schema: z.object({ at: z.date() }), perform() {} });
+    // @ts-expect-error a bigint cannot be stored as JSON
+    defineJob({ name: 'types.bigint', schema: z.object({ n: z.bigint() }), perform() {} });
+    // @ts-expect-error a Map does not survive JSON
+    defineJob<{ tags: Map<string, string> }>({ name: 'types.map', perform() {} });
+    // @ts-expect-error functions cannot be stored
+    defineJob<{ callback: () => void }>({ name: 'types.fn', perform() {} });
+    defineJob<{ nested: { list: Array<{ ok: boolean | null }> }; optional?: string }>({
+      name: 'types.ok',
+      perform() {},
+    });
+  });
+
+  it('queue, priority, upgrade and hooks receive the enqueue input type', () => {
+    const job = defineJob({
+      name: 'types.hooks',
+      schema: z.object({ tier: z.enum(['gold', 'free']), n: z.number().default(1) }),
+      queue: (args) => {
+        expectTypeOf(args).toEqualTypeOf<{ tier: 'gold' | 'free'; n?: number | undefined }>();
+        return args.tier;
+      },
+      priority: ({ tier }) => (tier === 'gold' ? 0 : 5),
+      version: 2,
+      upgrade: (raw) => ({ tier: raw.level === 'high' ? ('gold' as const) : ('free' as const) }),
+      beforeEnqueue: (args) => args.tier !== 'free',
+      afterPerform: (args) => {
+        expectTypeOf(args.n).toEqualTypeOf<number>();
+      },
+      afterDiscard: (args, error) => {
+        expectTypeOf(args).toEqualTypeOf<{ tier: 'gold' | 'free'; n: number }>();
+        expectTypeOf(error).toBeUnknown();
+      },
+      perform() {},
+    });
+    expectTypeOf(job.performNow).parameter(0).toEqualTypeOf<{ tier: 'gold' | 'free'; n?: number | undefined }>();
+    // @ts-expect-error upgrade must return the enqueue input
+    defineJob<{ a: string }>({ name: 'types.bad-upgrade', version: 2, upgrade: () => ({ b: 1 }), perform() {} });
+    // @ts-expect-error retryOn takes error classes
+    defineJob<{ a: string }>({ name: 'types.bad-retry', retryOn: [{ on: ['TypeError'] }], perform() {} });
+  });
+
+  it('test helpers check expectations against the job arguments', () => {
+    const job = defineJob<{ email: string; plan: string }>({ name: 'types.helpers', perform() {} });
+    void (() => expectEnqueued(null as never, job, { args: { email: 'a' } }));
+    // @ts-expect-error no such argument
+    void (() => expectEnqueued(null as never, job, { args: { mail: 'a' } }));
+    // @ts-expect-error wrong argument type
+    void (() => runJob(job, { email: 1, plan: 'x' }));
   });
 });

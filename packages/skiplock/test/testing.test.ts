@@ -1,0 +1,174 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineJob, DiscardJob, RetryJob, SnoozeJob } from 'skiplock';
+import { drain, expectEnqueued, expectNotEnqueued, runJob, TestAdapter } from 'skiplock/testing';
+import type pg from 'pg';
+import { createTestSchema, type TestSchema } from '../../../test/support/schema.js';
+
+const sent: string[] = [];
+const welcome = defineJob({
+  name: 'testing.welcome',
+  schema: z.object({ email: z.string(), plan: z.string().default('free') }),
+  queue: 'mailers',
+  perform: ({ email, plan }) => void sent.push(`${email}:${plan}`),
+});
+const signup = defineJob<{ email: string }>({
+  name: 'testing.signup',
+  async perform({ email }) {
+    await welcome.performLater({ email });
+  },
+});
+const later = defineJob<{ n: number }>({ name: 'testing.later', perform: () => void sent.push('later') });
+
+afterEach(() => {
+  sent.length = 0;
+});
+
+describe('TestAdapter (in memory)', () => {
+  const adapter = new TestAdapter();
+  beforeAll(() => adapter.install());
+  afterAll(() => adapter.uninstall());
+  afterEach(() => adapter.clear());
+
+  it('holds JSON-round-tripped, validated jobs instead of rows', async () => {
+    const result = await welcome.performLater({ email: 'ada@example.com' }, { priority: 2 });
+    expect(result).toMatchObject({ status: 'enqueued', state: 'available', queue: 'mailers' });
+    const [held] = adapter.enqueued(welcome);
+    expect(held).toMatchObject({ name: 'testing.welcome', args: { email: 'ada@example.com' }, priority: 2 });
+    await expect(welcome.performLater({ email: 1 as unknown as string })).rejects.toMatchObject({
+      code: 'JOB_PAYLOAD',
+    });
+    await expect(later.performLater({ n: Number.NaN })).rejects.toMatchObject({ code: 'JOB_PAYLOAD' });
+    expect(adapter.enqueued()).toHaveLength(1);
+  });
+
+  it('performs enqueued jobs, including those they enqueue, filtered by only/except/queue/at', async () => {
+    await signup.performLater({ email: 'grace@example.com' });
+    await later.performLater({ n: 1 }, { wait: '1h' });
+    expect(await adapter.performEnqueued({ except: [later] })).toBe(2);
+    expect(sent).toEqual(['grace@example.com:free']);
+    expect(adapter.enqueued().map((job) => job.name)).toEqual(['testing.later']);
+    expect(await adapter.performEnqueued({ only: [later] })).toBe(0);
+    expect(await adapter.performEnqueued({ only: [later], at: new Date(Date.now() + 2 * 3600_000) })).toBe(1);
+    await welcome.performLater({ email: 'x@example.com' });
+    expect(await adapter.performEnqueued({ queue: 'default' })).toBe(0);
+    expect(await adapter.performEnqueued({ queue: 'mailers' })).toBe(1);
+  });
+
+  it('answers duplicate for a held unique key', async () => {
+    const first = await later.performLater({ n: 1 }, { uniqueKey: 'k' });
+    expect(await later.performLater({ n: 2 }, { uniqueKey: 'k' })).toEqual({
+      ...first,
+      status: 'duplicate',
+      state: undefined,
+    });
+  });
+});
+
+describe('database helpers, inside a rolled-back transaction', () => {
+  let t: TestSchema;
+  let client: pg.PoolClient;
+  beforeAll(async () => {
+    t = await createTestSchema({ default: false });
+  });
+  afterAll(() => t.drop());
+
+  async function inRolledBackTransaction(fn: () => Promise<void>): Promise<void> {
+    client = await t.pool.connect();
+    await client.query('BEGIN');
+    try {
+      await fn();
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  }
+
+  it('expectEnqueued and expectNotEnqueued see the uncommitted rows', async () => {
+    await inRolledBackTransaction(async () => {
+      await t.skiplock.enqueue(welcome, { email: 'ada@example.com', plan: 'pro' }, { db: client, wait: '10m' });
+      const [found] = await expectEnqueued(client, welcome, {
+        args: { email: 'ada@example.com' },
+        queue: 'mailers',
+        runAt: new Date(Date.now() + 600_000),
+        schema: t.schema,
+      });
+      expect(found).toMatchObject({ state: 'scheduled', args: { plan: 'pro' } });
+      await expectNotEnqueued(client, welcome, { args: { email: 'grace@example.com' }, schema: t.schema });
+      await expect(expectEnqueued(client, welcome, { args: { email: 'nobody' }, schema: t.schema })).rejects.toThrow(
+        /expected a "testing.welcome" job matching .*nobody.*; of that name:\n {2}#\d+ scheduled queue=mailers/,
+      );
+      await expect(expectNotEnqueued(client, welcome, { schema: t.schema })).rejects.toThrow(/found:/);
+    });
+    const { rows } = await t.pool.query(`SELECT count(*)::int AS n FROM "${t.schema}".jobs`);
+    expect(rows[0]).toEqual({ n: 0 });
+  });
+
+  it('drain runs due jobs through the real pipeline, and the jobs they enqueue', async () => {
+    const flaky = defineJob<{ n: number }>({
+      name: 'testing.flaky',
+      maxAttempts: 1,
+      perform() {
+        throw new Error('nope');
+      },
+    });
+    await inRolledBackTransaction(async () => {
+      // Handlers enqueue through the default instance: hand them this transaction.
+      const nested = defineJob<{ email: string }>({
+        name: 'testing.signup-in-tx',
+        perform: async ({ email }) => void (await t.skiplock.enqueue(welcome, { email }, { db: client })),
+      });
+      await t.skiplock.performAllLater(client, [
+        nested.with({ email: 'linus@example.com' }),
+        flaky.with({ n: 1 }),
+        later.with({ n: 1 }, { wait: '1h' }),
+      ]);
+      const first = await drain(client, { schema: t.schema });
+      expect(first.runs.map((run) => [run.name, run.state])).toEqual([
+        ['testing.signup-in-tx', 'completed'],
+        ['testing.flaky', 'discarded'],
+        ['testing.welcome', 'completed'],
+      ]);
+      expect(sent).toEqual(['linus@example.com:free']);
+      const scheduled = await drain(client, { schema: t.schema, only: [later], at: new Date(Date.now() + 7200_000) });
+      expect(scheduled.runs).toEqual([expect.objectContaining({ name: 'testing.later', state: 'completed' })]);
+      const states = await client.query(`SELECT name, state FROM "${t.schema}".jobs ORDER BY id`);
+      expect(states.rows.map((r: { state: string }) => r.state)).toEqual([
+        'completed',
+        'discarded',
+        'completed',
+        'completed',
+      ]);
+    });
+  });
+});
+
+describe('runJob (unit-testing a handler)', () => {
+  const picky = defineJob<{ mode: string }>({
+    name: 'testing.picky',
+    backoff: '5s',
+    perform({ mode }) {
+      if (mode === 'retry') throw new RetryJob('later', { waitMs: 1234 });
+      if (mode === 'discard') throw new DiscardJob('never');
+      if (mode === 'snooze') throw new SnoozeJob('1m');
+      if (mode === 'fail') throw new Error('boom');
+    },
+  });
+
+  it('returns what the attempt ended in, as a worker would record it', async () => {
+    expect(await runJob(picky, { mode: 'ok' })).toEqual({ state: 'completed' });
+    expect(await runJob(picky, { mode: 'retry' })).toMatchObject({ state: 'retryable', delayMs: 1234 });
+    expect(await runJob(picky, { mode: 'fail' })).toMatchObject({
+      state: 'retryable',
+      delayMs: 5000,
+      error: { message: 'boom', attempt: 1 },
+    });
+    expect(await runJob(picky, { mode: 'fail' }, { attempt: 25 })).toMatchObject({ state: 'discarded' });
+    expect(await runJob(picky, { mode: 'discard' })).toMatchObject({ state: 'discarded', error: { message: 'never' } });
+    expect(await runJob(picky, { mode: 'snooze' })).toEqual({ state: 'snoozed', delayMs: 60_000 });
+    expect(await runJob(welcome, { email: 3 as unknown as string })).toMatchObject({
+      state: 'discarded',
+      error: { name: 'JobPayloadError' },
+    });
+  });
+});
