@@ -1,5 +1,5 @@
 // Type tests: checked by `pnpm typecheck` (tsc), run as ordinary tests by vitest.
-import { describe, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import type { Kysely } from 'kysely';
 import { defineJob, type EnqueueResult, type JobContext } from 'skiplock';
@@ -121,8 +121,10 @@ describe('the Active Job options are typed from the arguments', () => {
     expectTypeOf(job.performNow).parameter(0).toEqualTypeOf<{ tier: 'gold' | 'free'; n?: number | undefined }>();
     // @ts-expect-error upgrade must return the enqueue input
     defineJob<{ a: string }>({ name: 'types.bad-upgrade', version: 2, upgrade: () => ({ b: 1 }), perform() {} });
-    // @ts-expect-error retryOn takes error classes
-    defineJob<{ a: string }>({ name: 'types.bad-retry', retryOn: [{ on: ['TypeError'] }], perform() {} });
+    expect(() =>
+      // @ts-expect-error retryOn takes error classes (and refuses anything else at run time too)
+      defineJob<{ a: string }>({ name: 'types.bad-retry', retryOn: [{ on: ['TypeError'] }], perform() {} }),
+    ).toThrow(/retryOn\[0\]\.on must be a non-empty array of error classes/);
   });
 
   it('test helpers check expectations against the job arguments', () => {
