@@ -3,13 +3,22 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'packages/skiplock/migrations/**', '.skiplock/**', 'coverage/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'packages/skiplock/migrations/**',
+      '.skiplock/**',
+      'coverage/**',
+      '.examples-dist/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
       parserOptions: {
-        project: ['./tsconfig.json', './packages/*/tsconfig.json'],
+        project: ['./tsconfig.json', './packages/*/tsconfig.json', './examples/tsconfig.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -25,7 +34,7 @@ export default tseslint.config(
     languageOptions: { globals: globals.node },
   },
   {
-    files: ['packages/cli/src/**', 'scripts/**'],
+    files: ['packages/cli/src/**', 'scripts/**', 'examples/**'],
     rules: { 'no-console': 'off' },
   },
   {

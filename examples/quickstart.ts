@@ -16,8 +16,9 @@ const skiplock = new Skiplock({ connectionString: process.env.DATABASE_URL });
 await skiplock.migrate();
 
 const client = await skiplock.pool.connect(); // or a Kysely transaction: { db: trx }
+await client.query('CREATE TABLE IF NOT EXISTS users (id text PRIMARY KEY)'); // so that the example runs anywhere
 await client.query('BEGIN');
-await client.query('INSERT INTO users (id) VALUES ($1)', ['u1']);
+await client.query('INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING', ['u1']);
 await sendWelcome.performLater({ userId: 'u1' }, { db: client, wait: '10s' });
 await client.query('COMMIT'); // rollback and the job never existed
 client.release();
