@@ -19,7 +19,7 @@ export const chargeCard = defineJob({
   discardOn: [AccountClosed], // discard_on AccountClosed
   afterDiscard: ({ accountId }, error) => console.log(`gave up on ${accountId}: ${String(error)}`),
   beforeEnqueue: ({ cents }) => cents >= 50, // below 50 cents: skipped, never stored
-  async perform({ accountId, cents }, ctx) {
+  perform({ accountId, cents }, ctx) {
     const n = (attempts.get(accountId) ?? 0) + 1;
     attempts.set(accountId, n);
     if (accountId === 'closed') throw new AccountClosed(accountId);
