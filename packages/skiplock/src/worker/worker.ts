@@ -201,6 +201,13 @@ export class Worker {
         `worker: the pool allows ${poolSize} connections; a worker needs at least ${MIN_POOL_SIZE} (claim, complete, maintenance)`,
       );
     }
+    const transactional = [...this.#definitions.values()].some((job) => job.transactional);
+    if (transactional && this.#env.db === this.#env.pool && poolSize < MIN_POOL_SIZE + this.#concurrency) {
+      this.#logger.warn(
+        { poolSize, concurrency: this.#concurrency },
+        'transactional jobs hold a pool connection each while they run: give the pool concurrency + 3 connections',
+      );
+    }
     // The first heartbeat registers the worker (it upserts its row).
     await this.#heartbeat();
     await this.#notifier.start();
