@@ -122,15 +122,30 @@ export class DiscardJob extends SkiplockError {
   }
 }
 
-/** Throw from a handler to fail this attempt and retry after `wait` (ms) instead of the backoff. */
+/**
+ * Throw from a handler to fail this attempt and retry after `wait` instead of the backoff:
+ * `new RetryJob({ wait: '5m' })`, or `new RetryJob('why', { wait: '5m' })`.
+ */
 export class RetryJob extends SkiplockError {
   /** Delay before the next attempt, in milliseconds; the job's backoff when absent. */
   readonly waitMs: number | undefined;
 
-  constructor(message = 'retry requested by handler', options?: { waitMs?: number; cause?: unknown }) {
-    super('RETRY_JOB', message, options);
-    this.waitMs = options?.waitMs;
+  constructor(
+    messageOrOptions: string | RetryJobOptions = 'retry requested by handler',
+    options: RetryJobOptions = typeof messageOrOptions === 'string' ? {} : messageOrOptions,
+  ) {
+    super('RETRY_JOB', typeof messageOrOptions === 'string' ? messageOrOptions : 'retry requested by handler', options);
+    this.waitMs = options.wait === undefined ? options.waitMs : toMs(options.wait, 'RetryJob wait');
   }
+}
+
+/** Options of {@link RetryJob}. */
+export interface RetryJobOptions {
+  /** Delay before the next attempt ('5m', or ms). */
+  wait?: Duration;
+  /** The same in milliseconds. */
+  waitMs?: number;
+  cause?: unknown;
 }
 
 /**

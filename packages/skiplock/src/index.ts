@@ -49,6 +49,7 @@ export {
   JobStateError,
   JobTimeoutError,
   RetryJob,
+  type RetryJobOptions,
   SchemaVersionError,
   SkiplockError,
   SnoozeJob,

@@ -215,6 +215,24 @@ describe('error policy', () => {
     expect(seen.sort()).toEqual(['discard', 'fatal', 'other']);
   });
 
+  it('afterDiscard also runs when rescue gives up a job whose worker died on its last attempt', async () => {
+    const discarded: Array<{ args: unknown; error: unknown; attempt: number }> = [];
+    const job = defineJob<{ n: number }>({
+      name: 'api.rescue-discard',
+      afterDiscard: (args, error, ctx) => void discarded.push({ args, error, attempt: ctx.attempt }),
+      perform: () => undefined,
+    });
+    const { rows } = await t.pool.query<{ id: string }>(
+      `INSERT INTO "${t.schema}".jobs (name, args, state, attempt, max_attempts, locked_by, lease_expires_at)
+       VALUES ('api.rescue-discard', '{"n":7}', 'running', 2, 2, 'dead-worker', now() - interval '1 second') RETURNING id`,
+    );
+    await startWorker({ jobs: [job], rescueInterval: '50ms' });
+    await inState(String(rows[0]?.id), 'discarded');
+    await waitFor(async () => discarded.length === 1, { what: 'afterDiscard' });
+    expect(discarded[0]).toMatchObject({ args: { n: 7 }, attempt: 2 });
+    expect(discarded[0]?.error).toMatchObject({ name: 'LeaseExpired', message: 'lease expired on worker dead-worker' });
+  });
+
   it('SnoozeJob runs the job again later without using an attempt or recording an error', async () => {
     let runs = 0;
     const job = defineJob<{ n: number }>({

@@ -149,6 +149,7 @@ describe('runJob (unit-testing a handler)', () => {
     backoff: '5s',
     perform({ mode }) {
       if (mode === 'retry') throw new RetryJob('later', { waitMs: 1234 });
+      if (mode === 'retry-wait') throw new RetryJob({ wait: '2m' });
       if (mode === 'discard') throw new DiscardJob('never');
       if (mode === 'snooze') throw new SnoozeJob('1m');
       if (mode === 'fail') throw new Error('boom');
@@ -158,6 +159,11 @@ describe('runJob (unit-testing a handler)', () => {
   it('returns what the attempt ended in, as a worker would record it', async () => {
     expect(await runJob(picky, { mode: 'ok' })).toEqual({ state: 'completed' });
     expect(await runJob(picky, { mode: 'retry' })).toMatchObject({ state: 'retryable', delayMs: 1234 });
+    expect(await runJob(picky, { mode: 'retry-wait' })).toMatchObject({
+      state: 'retryable',
+      delayMs: 120_000,
+      error: { name: 'RetryJob', message: 'retry requested by handler' },
+    });
     expect(await runJob(picky, { mode: 'fail' })).toMatchObject({
       state: 'retryable',
       delayMs: 5000,
