@@ -1,35 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  defineJob,
-  InvalidArgumentError,
-  JobNotFoundError,
-  JobStateError,
-  type JobState,
-  type Worker,
-  type WorkerOptions,
-} from 'skiplock';
-import { createTestSchema, stateCounts, waitFor, type TestSchema, idOf } from '../../../test/support/schema.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { defineJob, InvalidArgumentError, JobNotFoundError, JobStateError, type JobState } from 'skiplock';
+import { createTestSchema, idOf, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
+import { useTestSchema } from '../../../test/support/test-file.js';
 
+const file = useTestSchema(['jobs', 'queues']);
+const { startWorker } = file;
 let t: TestSchema;
-const workers: Worker[] = [];
-beforeAll(async () => {
-  t = await createTestSchema();
-});
-afterAll(() => t.drop());
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop({ timeout: '1s' })));
-  await t.pool.query(`DELETE FROM "${t.schema}".jobs; DELETE FROM "${t.schema}".queues`);
+beforeAll(() => {
+  t = file.t;
 });
 
 const noop = defineJob<{ n: number }>({ name: 'admin.noop', queue: 'alpha', perform: () => undefined });
 const other = defineJob<{ n: number }>({ name: 'admin.other', queue: 'beta', perform: () => undefined });
-
-async function startWorker(options: Partial<WorkerOptions> & Pick<WorkerOptions, 'jobs'>): Promise<Worker> {
-  const worker = t.skiplock.worker({ pollInterval: '50ms', ...options });
-  workers.push(worker);
-  await worker.start();
-  return worker;
-}
 
 /** Enqueues `count` noop jobs and returns their ids, oldest first. */
 async function seed(count: number, job = noop): Promise<string[]> {

@@ -1,39 +1,22 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  defineJob,
-  DiscardJob,
-  Skiplock,
-  SnoozeJob,
-  type EnqueueMiddleware,
-  type PerformMiddleware,
-  type Worker,
-  type WorkerOptions,
-} from 'skiplock';
-import { createTestSchema, waitFor, type TestSchema, idOf } from '../../../test/support/schema.js';
+import { defineJob, DiscardJob, Skiplock, SnoozeJob, type EnqueueMiddleware, type PerformMiddleware } from 'skiplock';
+import { idOf, waitFor, type TestSchema } from '../../../test/support/schema.js';
+import { useTestSchema } from '../../../test/support/test-file.js';
 import type { TestDatabase } from './test-database.js';
 
+const file = useTestSchema(['jobs', 'notes']);
+const { startWorker } = file;
 let t: TestSchema;
-const workers: Worker[] = [];
+beforeAll(() => {
+  t = file.t;
+});
 beforeAll(async () => {
-  t = await createTestSchema();
   await t.pool.query(`CREATE TABLE "${t.schema}".notes (id serial PRIMARY KEY, body text NOT NULL)`);
 });
-afterAll(() => t.drop());
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop({ timeout: '1s' })));
-  await t.pool.query(`DELETE FROM "${t.schema}".jobs; DELETE FROM "${t.schema}".notes`);
-});
-
-async function startWorker(options: WorkerOptions, skiplock: Skiplock = t.skiplock): Promise<Worker> {
-  const worker = skiplock.worker({ pollInterval: '30ms', ...options });
-  workers.push(worker);
-  await worker.start();
-  return worker;
-}
 
 async function row(id: string | null) {
   const { rows } = await t.pool.query(`SELECT * FROM "${t.schema}".jobs WHERE id = $1`, [id]);

@@ -1,23 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { defineJob, DiscardJob, Skiplock, type JobContext, type Worker } from 'skiplock';
-import { createTestSchema, idOf, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { defineJob, DiscardJob, Skiplock, type JobContext } from 'skiplock';
+import { idOf, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
+import { useTestSchema } from '../../../test/support/test-file.js';
 
+const file = useTestSchema();
+const { startWorker } = file;
 let t: TestSchema;
-const workers: Worker[] = [];
-beforeAll(async () => {
-  t = await createTestSchema();
+beforeAll(() => {
+  t = file.t;
 });
-afterAll(() => t.drop());
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop({ timeout: '1s' })));
-  await t.pool.query(`DELETE FROM "${t.schema}".jobs`);
-});
-
-function startWorker(options: Parameters<TestSchema['skiplock']['worker']>[0]): Promise<Worker> {
-  const worker = t.skiplock.worker({ pollInterval: '50ms', ...options });
-  workers.push(worker);
-  return worker.start().then(() => worker);
-}
 
 async function job(id: string | null) {
   const { rows } = await t.pool.query(`SELECT * FROM "${t.schema}".jobs WHERE id = $1`, [id]);
