@@ -147,10 +147,8 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
       'cancel',
       argv,
       async (admin, id) => {
-        const job = await admin.cancelJob(id);
-        return job.state === 'running'
-          ? `job ${id}: running on ${job.lockedBy ?? '?'}; its worker was told to cancel it`
-          : `job ${id}: ${job.state}`;
+        const { requested } = await admin.cancelJob(id);
+        return requested ? `job ${id}: running; its worker was told to cancel it` : `job ${id}: cancelled`;
       },
       async (admin, filter) => {
         const { cancelled, requested } = await admin.cancelJobs(filter);

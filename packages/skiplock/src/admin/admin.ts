@@ -180,17 +180,19 @@ export class Admin {
    * @throws JobNotFoundError, or JobStateError when its state or unique key does not allow it.
    */
   async retryJob(id: string | number): Promise<JobDetails> {
-    return this.getJob(await this.#one(id, RETRY, 'retried'));
+    return this.getJob((await this.#one(id, RETRY, 'retried')).id);
   }
 
   /**
-   * Cancels a job: a queued one becomes `cancelled`; a running one is aborted by its worker within
-   * about a second (its `ctx.signal` fires) and then recorded `cancelled`.
+   * Cancels a job: a queued one becomes `cancelled` (`{ cancelled: 1 }`); a running one is aborted
+   * by its worker within about a second (its `ctx.signal` fires) and then recorded `cancelled`
+   * (`{ requested: 1 }`).
    *
    * @throws JobNotFoundError, or JobStateError for a job that already finished.
    */
-  async cancelJob(id: string | number): Promise<JobDetails> {
-    return this.getJob(await this.#one(id, CANCEL, 'cancelled'));
+  async cancelJob(id: string | number): Promise<CancelResult> {
+    const { running } = await this.#one(id, CANCEL, 'cancelled');
+    return { cancelled: 1 - running, requested: running };
   }
 
   /**
@@ -253,9 +255,10 @@ export class Admin {
   }
 
   /** Applies `action` to one job, or explains why it could not. */
-  async #one(id: string | number, action: BatchAction, done: string): Promise<string> {
+  async #one(id: string | number, action: BatchAction, done: string): Promise<{ id: string; running: number }> {
     const checked = jobId(id);
-    if ((await this.#batched({ ids: [checked] }, action)).changed === 1) return checked;
+    const { changed, running } = await this.#batched({ ids: [checked] }, action);
+    if (changed === 1) return { id: checked, running };
     const job = await this.getJob(checked);
     const heldKey = action === RETRY && action.states.includes(job.state) && job.uniqueKey !== null;
     throw new JobStateError(
