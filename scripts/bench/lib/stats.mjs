@@ -15,7 +15,7 @@ export function summarize(values) {
   const median =
     sorted.length % 2 === 1
       ? /** @type {number} */ (sorted[mid])
-      : /** @type {number} */ ((sorted[mid - 1]) + /** @type {number} */ (sorted[mid])) / 2;
+      : /** @type {number} */ (sorted[mid - 1] + /** @type {number} */ (sorted[mid])) / 2;
   return { min: sorted[0] ?? NaN, median, max: sorted[sorted.length - 1] ?? NaN, runs: sorted.length };
 }
 
