@@ -1,0 +1,92 @@
+// Command-line flags and the sizes each mode (full, --quick, --tiny) measures with.
+
+export const SCENARIOS = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
+
+/**
+ * @typedef {{
+ *   mode: 'full' | 'quick' | 'tiny', runs: number, only: string[], databaseUrl: string,
+ *   s1Jobs: number, s1Producers: number, s2Jobs: number, s2Chunk: number, s3Jobs: number,
+ *   s4Samples: number, s5Jobs: number, s6Finished: number, s6Scheduled: number, s6Samples: number,
+ *   s3Sweep: boolean,
+ * }} Config
+ */
+
+const SIZES = {
+  full: {
+    s1Jobs: 2000,
+    s2Jobs: 100_000,
+    s2Chunk: 10_000,
+    s3Jobs: 50_000,
+    s4Samples: 200,
+    s5Jobs: 50_000,
+    s6Finished: 1_000_000,
+    s6Scheduled: 1_000_000,
+    s6Samples: 300,
+    s3Sweep: true,
+  },
+  quick: {
+    s1Jobs: 500,
+    s2Jobs: 20_000,
+    s2Chunk: 10_000,
+    s3Jobs: 10_000,
+    s4Samples: 50,
+    s5Jobs: 10_000,
+    s6Finished: 100_000,
+    s6Scheduled: 100_000,
+    s6Samples: 100,
+    s3Sweep: false,
+  },
+  tiny: {
+    s1Jobs: 20,
+    s2Jobs: 200,
+    s2Chunk: 100,
+    s3Jobs: 200,
+    s4Samples: 5,
+    s5Jobs: 200,
+    s6Finished: 1000,
+    s6Scheduled: 1000,
+    s6Samples: 10,
+    s3Sweep: false,
+  },
+};
+
+/** @param {string[]} argv @returns {Config} */
+export function parseArgs(argv) {
+  /** @type {'full' | 'quick' | 'tiny'} */
+  let mode = 'full';
+  let runs;
+  let only = SCENARIOS;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') continue;
+    else if (arg === '--quick') mode = 'quick';
+    else if (arg === '--tiny') mode = 'tiny';
+    else if (arg === '--runs') runs = Number(argv[++i]);
+    else if (arg?.startsWith('--runs=')) runs = Number(arg.slice(7));
+    else if (arg === '--only') only = parseOnly(argv[++i]);
+    else if (arg?.startsWith('--only=')) only = parseOnly(arg.slice(7));
+    else throw new Error(`bench: unknown argument ${arg} (use --quick, --tiny, --only S1,S3, --runs N)`);
+  }
+  runs ??= mode === 'tiny' ? 1 : 3;
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('bench: --runs takes a positive integer');
+  return {
+    mode,
+    runs,
+    only,
+    databaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    s1Producers: 10,
+    ...SIZES[mode],
+  };
+}
+
+/** @param {string | undefined} list */
+function parseOnly(list) {
+  const ids = (list ?? '')
+    .split(',')
+    .map((s) => s.trim().toUpperCase())
+    .filter(Boolean);
+  const unknown = ids.filter((id) => !SCENARIOS.includes(id));
+  if (ids.length === 0 || unknown.length > 0)
+    throw new Error(`bench: --only takes scenarios among ${SCENARIOS.join(',')}`);
+  return ids;
+}

@@ -1,0 +1,69 @@
+// graphile-worker through its public API: WorkerUtils.addJob / addJobs, run() with a task list.
+import { Logger, makeWorkerUtils, run } from 'graphile-worker';
+
+const silent = new Logger(() => () => undefined);
+
+/** Best settings found for draining a backlog (S3). */
+export const GRAPHILE_THROUGHPUT = { concurrency: 24, localQueueSize: 500, completeJobBatchDelay: 0, maxPoolSize: 12 };
+
+/** @type {import('./system.mjs').SystemFactory} */
+export const graphileWorkerSystem = {
+  name: 'graphile-worker',
+  enqueueSettings: 'workerUtils.addJob / addJobs (one call)',
+  create(databaseUrl, schema) {
+    /** @type {Awaited<ReturnType<typeof makeWorkerUtils>> | undefined} */
+    let utils;
+    const getUtils = async () =>
+      (utils ??= await makeWorkerUtils({ connectionString: databaseUrl, schema, logger: silent }));
+    return {
+      name: 'graphile-worker',
+      schema,
+      async setup() {
+        await (await getUtils()).migrate();
+      },
+      async enqueueOne(args) {
+        await (await getUtils()).addJob('noop', args);
+      },
+      async enqueueMany(list) {
+        await (await getUtils()).addJobs(list.map((payload) => ({ identifier: 'noop', payload })));
+      },
+      async startWorker(onJob, profile, overrides = {}) {
+        const o =
+          profile === 'throughput'
+            ? { ...GRAPHILE_THROUGHPUT, ...overrides }
+            : { concurrency: 10, maxPoolSize: 12, ...overrides };
+        const runner = await run({
+          connectionString: databaseUrl,
+          schema,
+          concurrency: o.concurrency,
+          maxPoolSize: o.maxPoolSize,
+          noHandleSignals: true,
+          pollInterval: 1000,
+          logger: silent,
+          taskList: { noop: (payload) => onJob(/** @type {{ i: number, t?: number }} */ (payload)) },
+          preset:
+            o.localQueueSize === undefined
+              ? {}
+              : { worker: { localQueue: { size: o.localQueueSize }, completeJobBatchDelay: o.completeJobBatchDelay } },
+        });
+        const localQueue =
+          o.localQueueSize === undefined
+            ? ''
+            : `, localQueue.size ${o.localQueueSize}, completeJobBatchDelay ${o.completeJobBatchDelay}`;
+        return {
+          settings: `concurrency ${o.concurrency}${localQueue}, maxPoolSize ${o.maxPoolSize}, noHandleSignals (jobs deleted on completion)`,
+          stop: () => runner.stop(),
+        };
+      },
+      async pendingCount() {
+        const { rows } = await (
+          await getUtils()
+        ).withPgClient((client) => client.query(`SELECT count(*)::int AS n FROM "${schema}"._private_jobs`));
+        return /** @type {{ n: number }} */ (rows[0]).n;
+      },
+      async close() {
+        await utils?.release();
+      },
+    };
+  },
+};

@@ -1,0 +1,82 @@
+// Skiplock through its public API: enqueue / performAllLater, a worker with tuned concurrency and
+// completion batching.
+process.env.SKIPLOCK_LOG_LEVEL ??= 'warn';
+const { defineJob, Skiplock } = await import('skiplock');
+
+/** Best settings found by the S3 sweep (see README "Performance"); the sweep may override them. */
+export const SKIPLOCK_THROUGHPUT = { concurrency: 100, completionBatchSize: 500 };
+
+/** @type {import('./system.mjs').SystemFactory} */
+export const skiplockSystem = {
+  name: 'skiplock',
+  enqueueSettings: 'skiplock.enqueue(job, args) / performAllLater(undefined, requests); poolSize 20',
+  create(databaseUrl, schema) {
+    const skiplock = new Skiplock({
+      connectionString: databaseUrl,
+      schema,
+      poolSize: 20,
+      default: false,
+      retention: false,
+    });
+    /** @type {import('./system.mjs').OnJob} */
+    let onJob = () => undefined;
+    const job = defineJob({
+      name: 'bench.noop',
+      queue: 'bench',
+      perform: (/** @type {{ i: number, t?: number }} */ args) => onJob(args),
+    });
+    return {
+      name: 'skiplock',
+      schema,
+      async setup() {
+        await skiplock.migrate();
+      },
+      async enqueueOne(args) {
+        await skiplock.enqueue(job, args);
+      },
+      async enqueueMany(list) {
+        await skiplock.performAllLater(
+          undefined,
+          list.map((args) => job.with(args)),
+        );
+      },
+      async startWorker(handler, profile, overrides = {}) {
+        onJob = handler;
+        const options =
+          profile === 'throughput'
+            ? { ...SKIPLOCK_THROUGHPUT, ...overrides }
+            : { concurrency: 10, completionBatchSize: 100, ...overrides };
+        const worker = skiplock.worker({ jobs: [job], prune: false, ...options });
+        await worker.start();
+        return {
+          settings: `concurrency ${options.concurrency}, completionBatchSize ${options.completionBatchSize}, completed rows kept`,
+          stop: () => worker.stop({ timeout: '5s' }),
+        };
+      },
+      async pendingCount() {
+        const { rows } = await skiplock.pool.query(
+          `SELECT count(*)::int AS n FROM "${schema}".jobs WHERE state NOT IN ('completed', 'discarded', 'cancelled')`,
+        );
+        return /** @type {{ n: number }} */ (rows[0]).n;
+      },
+      async seedLarge(finished, scheduled) {
+        const { pool } = skiplock;
+        await pool.query(
+          `INSERT INTO "${schema}".jobs (name, queue, args, state, attempt, run_at, attempted_at, finished_at)
+           SELECT 'bench.noop', 'bench', jsonb_build_object('i', g), 'completed', 1,
+                  now() - interval '1 hour', now() - interval '1 hour', now()
+             FROM generate_series(1, $1) g`,
+          [finished],
+        );
+        await pool.query(
+          `INSERT INTO "${schema}".jobs (name, queue, args, state, run_at)
+           SELECT 'bench.noop', 'bench', jsonb_build_object('i', g), 'scheduled', now() + interval '1 day' + g * interval '1 ms'
+             FROM generate_series(1, $1) g`,
+          [scheduled],
+        );
+        await pool.query(`VACUUM ANALYZE "${schema}".jobs`);
+      },
+      close: () => skiplock.close(),
+    };
+  },
+};
