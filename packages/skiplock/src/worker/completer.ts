@@ -18,6 +18,8 @@ export interface CompleterOptions {
   flushDelayMs: number;
   /** Attempts at a batch that keeps failing with a non-transient error before it is left to rescue. */
   maxFailures: number;
+  /** Called after each batch is written (the worker claims again if it was waiting on the completer). */
+  onWritten?: () => void;
 }
 
 /**
@@ -85,6 +87,7 @@ export class Completer {
       try {
         await this.#write(batch);
         failures = 0;
+        this.#options.onWritten?.();
       } catch (error) {
         failures += 1;
         if (!isTransientError(error) && failures >= this.#options.maxFailures) {

@@ -114,6 +114,12 @@ export class Worker {
   readonly #running = new Map<string, Execution>();
   readonly #claimSql: string;
   #lastClaimFull = false;
+  /** True while the fetch loop waits for the completer to catch up. */
+  #waitingOnCompleter = false;
+  /** Fewer free slots than this are claimed only after a short wait, so that claims come in batches. */
+  readonly #claimBatch: number;
+  /** Wakes the fetch loop for free slots below a batch, a moment after the first one freed. */
+  #slotTimer: NodeJS.Timeout | undefined;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #starting: Promise<void> | undefined;
   #fetchLoop: Promise<void> | undefined;
@@ -147,6 +153,7 @@ export class Worker {
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
       throw new ConfigError(`worker: concurrency must be a positive integer, got ${options.concurrency}`);
     }
+    this.#claimBatch = Math.max(1, Math.floor(this.#concurrency / 4));
     this.#pollMs = toMs(options.pollInterval ?? '1s', 'pollInterval');
     this.#leaseMs = toMs(options.lease ?? '30s', 'lease');
     this.#rescueMs =
@@ -163,6 +170,9 @@ export class Worker {
       maxBatch: options.completionBatchSize ?? 100,
       flushDelayMs: toMs(options.completionFlushDelay ?? '2ms', 'completionFlushDelay'),
       maxFailures: 5,
+      onWritten: () => {
+        if (this.#waitingOnCompleter) this.#wakeup.notify();
+      },
     });
     this.#notifier = new Notifier({
       clientConfig: env.pool.options,
@@ -248,6 +258,7 @@ export class Worker {
       return;
     }
     this.#state = 'stopping';
+    clearTimeout(this.#slotTimer);
     this.#wakeup.notify();
     await this.#fetchLoop;
     if (this.#running.size > 0) {
@@ -286,7 +297,8 @@ export class Worker {
     let failures = 0;
     while (this.#state === 'running') {
       const free = this.#concurrency - this.#running.size;
-      if (free <= 0 || this.#completer.pending >= this.#concurrency * 10) {
+      this.#waitingOnCompleter = this.#completer.pending >= this.#concurrency * 10;
+      if (free <= 0 || this.#waitingOnCompleter) {
         await this.#wakeup.wait(this.#pollMs);
         continue;
       }
@@ -343,8 +355,25 @@ export class Worker {
       this.#running.delete(row.id);
       this.#env.telemetry.recordOutcome(row, outcome);
       if (!(outcome.state === 'completed' && outcome.recorded)) this.#completer.push(row.id, row.attempt, outcome);
-      if (this.#lastClaimFull) this.#wakeup.notify();
+      if (this.#lastClaimFull) this.#slotFreed();
     });
+  }
+
+  /**
+   * A slot freed while there is more work: claim now when a batch of slots is free, else a moment
+   * later (2 ms), so that a steady stream of completions does not become a claim per job.
+   */
+  #slotFreed(): void {
+    if (this.#concurrency - this.#running.size >= this.#claimBatch) {
+      clearTimeout(this.#slotTimer);
+      this.#slotTimer = undefined;
+      this.#wakeup.notify();
+    } else {
+      this.#slotTimer ??= setTimeout(() => {
+        this.#slotTimer = undefined;
+        this.#wakeup.notify();
+      }, 2);
+    }
   }
 
   async #heartbeat(): Promise<void> {
