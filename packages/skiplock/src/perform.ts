@@ -29,6 +29,8 @@ export interface InlineEnvironment {
   middleware: readonly PerformMiddleware[];
   logger: Logger;
   db: JobDatabase | undefined;
+  /** The instance's payload limit (1 MiB). */
+  maxPayloadBytes: number;
 }
 
 /** Options of an inline run. */
@@ -54,7 +56,9 @@ export async function performInline(
   env: InlineEnvironment | undefined,
   options: InlineOptions = {},
 ): Promise<void> {
-  const stored = JSON.parse(serializeJsonObject(definition.name, input, DEFAULT_MAX_PAYLOAD_BYTES, 'args')) as unknown;
+  const stored = JSON.parse(
+    serializeJsonObject(definition.name, input, env?.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 'args'),
+  ) as unknown;
   const args = await validateArgs({ job: definition, args: stored });
   const id = `inline-${randomUUID()}`;
   const logger = (env?.logger ?? defaultLogger()).child({ jobId: id, name: definition.name, inline: true });

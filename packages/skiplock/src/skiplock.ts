@@ -142,6 +142,7 @@ export class Skiplock implements Enqueuer {
       middleware: this.#middleware.perform,
       logger: this.logger,
       db: (this.#db ?? this.pool) as JobDatabase,
+      maxPayloadBytes,
     };
     if (options.default ?? !currentDefaultEnqueuer()) setDefaultEnqueuer(this);
   }

@@ -1,3 +1,5 @@
+import type { Outcome } from '../worker/outcome.js';
+
 /**
  * Records many attempts' outcomes in one statement. Arrays: `$1` ids, `$2` attempts, `$3` new
  * states (`completed`, `retryable`, `discarded`, `cancelled`, `snoozed` — scheduled again after
@@ -31,4 +33,19 @@ UPDATE ${schema}.jobs j
    AND j.locked_by = $6
    AND j.state = 'running'
 RETURNING j.id::text AS id`;
+}
+
+/** The parameters of {@link finishSql} for these outcomes of worker `workerId`. */
+export function finishValues(
+  items: readonly { id: string; attempt: number; outcome: Outcome }[],
+  workerId: string,
+): unknown[] {
+  return [
+    items.map((item) => item.id),
+    items.map((item) => item.attempt),
+    items.map((item) => item.outcome.state),
+    items.map((item) => ('delayMs' in item.outcome ? item.outcome.delayMs : 0)),
+    items.map((item) => ('error' in item.outcome ? JSON.stringify(item.outcome.error) : null)),
+    workerId,
+  ];
 }

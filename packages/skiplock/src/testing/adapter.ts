@@ -73,7 +73,12 @@ export class TestAdapter implements Enqueuer {
   #previous: Enqueuer | undefined;
 
   constructor(options: TestAdapterOptions = {}) {
-    this.inline = { middleware: options.middleware ?? [], logger: options.logger ?? defaultLogger(), db: undefined };
+    this.inline = {
+      middleware: options.middleware ?? [],
+      logger: options.logger ?? defaultLogger(),
+      db: undefined,
+      maxPayloadBytes: DEFAULT_ENQUEUE_CONFIG.maxPayloadBytes,
+    };
   }
 
   /** Makes `performLater` (and `performNow`) go through this adapter until {@link uninstall}. */

@@ -5,7 +5,7 @@ import { definitionNamed, type AnyJobDefinition, type JobWithInput } from '../de
 import { quoteSchema } from '../identifiers.js';
 import type { JsonValue } from '../payload.js';
 import { claimSql, type ClaimedRow } from '../sql/claim.js';
-import { finishSql } from '../sql/finish.js';
+import { finishSql, finishValues } from '../sql/finish.js';
 import { Telemetry } from '../telemetry.js';
 import { execute } from '../worker/executor.js';
 import type { Outcome } from '../worker/outcome.js';
@@ -152,7 +152,7 @@ export async function drain(db: Database, options: DrainOptions = {}): Promise<D
     middleware: [],
     db: db as JobDatabase,
     transaction: (fn: (tx: JobDatabase, queryable: Queryable) => Promise<void>) => fn(db as JobDatabase, q),
-    quotedSchema: schema,
+    finishSql: finishSql(schema),
   };
   for (let round = 0; round < MAX_ROUNDS; round += 1) {
     const names = options.only ? [...definitions.keys()] : await knownNames(q, schema);
@@ -173,14 +173,7 @@ export async function drain(db: Database, options: DrainOptions = {}): Promise<D
       const definition = (definitions.get(row.name) ?? definitionNamed(row.name)) as AnyJobDefinition;
       const outcome = await execute(definition, row, context).outcome;
       if (!(outcome.state === 'completed' && outcome.recorded)) {
-        await q.query(finishSql(schema), [
-          [row.id],
-          [row.attempt],
-          [outcome.state],
-          ['delayMs' in outcome ? outcome.delayMs : 0],
-          ['error' in outcome ? JSON.stringify(outcome.error) : null],
-          DRAIN_WORKER,
-        ]);
+        await q.query(context.finishSql, finishValues([{ id: row.id, attempt: row.attempt, outcome }], DRAIN_WORKER));
       }
       runs.push({ id: row.id, name: row.name, state: outcome.state });
     }

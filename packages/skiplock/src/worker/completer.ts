@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { infraBackoffMs, isTransientError } from '../infra-retry.js';
-import { finishSql } from '../sql/finish.js';
+import { finishSql, finishValues } from '../sql/finish.js';
 import type { Outcome } from './outcome.js';
 
 interface Pending {
@@ -117,14 +117,7 @@ export class Completer {
   }
 
   async #write(batch: Pending[]): Promise<void> {
-    const result = await this.#pool.query<{ id: string }>(this.#sql, [
-      batch.map((b) => b.id),
-      batch.map((b) => b.attempt),
-      batch.map((b) => b.outcome.state),
-      batch.map((b) => ('delayMs' in b.outcome ? b.outcome.delayMs : 0)),
-      batch.map((b) => ('error' in b.outcome ? JSON.stringify(b.outcome.error) : null)),
-      this.#workerId,
-    ]);
+    const result = await this.#pool.query<{ id: string }>(this.#sql, finishValues(batch, this.#workerId));
     if (result.rows.length === batch.length) return;
     const written = new Set(result.rows.map((row) => row.id));
     for (const item of batch) {

@@ -7,7 +7,7 @@ import type { PerformMiddleware } from '../middleware.js';
 import type { JsonValue } from '../payload.js';
 import { invokeHandler } from '../perform.js';
 import type { ClaimedRow } from '../sql/claim.js';
-import { finishSql } from '../sql/finish.js';
+import { finishValues } from '../sql/finish.js';
 import type { TransactionRunner } from '../transaction.js';
 import type { Telemetry } from '../telemetry.js';
 import { failureOutcome, type Outcome } from './outcome.js';
@@ -38,8 +38,8 @@ export interface ExecutorContext {
   db: JobDatabase;
   /** Opens the transaction of a transactional job. */
   transaction: TransactionRunner;
-  /** The schema's quoted name (for the in-transaction completion). */
-  quotedSchema: string;
+  /** The outcome statement (`finishSql` of the schema), for the in-transaction completion. */
+  finishSql: string;
 }
 
 /** The arguments a handler gets: the stored ones, upgraded from an older version, then validated. */
@@ -168,14 +168,8 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
         await context.transaction(async (db, queryable) => {
           await Promise.race([invokeHandler(definition, args, { ...ctx, db }, context.middleware), interrupted]);
           // "Done" is written in the handler's own transaction: both commit, or neither does.
-          const written = await queryable.query(finishSql(context.quotedSchema), [
-            [row.id],
-            [row.attempt],
-            ['completed'],
-            [0],
-            [null],
-            context.workerId,
-          ]);
+          const completed = { id: row.id, attempt: row.attempt, outcome: { state: 'completed' } as const };
+          const written = await queryable.query(context.finishSql, finishValues([completed], context.workerId));
           if (written.length === 0) throw new Error('the job was taken back (lease expired) before it could commit');
         });
         outcome = { state: 'completed', recorded: true };

@@ -13,6 +13,7 @@ import { ConfigError, JobCancelledError } from '../errors.js';
 import { isValidQueueName } from '../identifiers.js';
 import { infraBackoffMs } from '../infra-retry.js';
 import { claimSql, type ClaimedRow } from '../sql/claim.js';
+import { finishSql } from '../sql/finish.js';
 import { heartbeatSql, NOTIFY_QUEUES_SQL, rescueSql, TRY_MAINTENANCE_LOCK_SQL } from '../sql/lease.js';
 import { queueDepthSql } from '../sql/queue-depth.js';
 import { deregisterWorkerSql, forgetDeadWorkersSql } from '../sql/workers.js';
@@ -113,6 +114,7 @@ export class Worker {
   readonly #wakeup = new Wakeup();
   readonly #running = new Map<string, Execution>();
   readonly #claimSql: string;
+  readonly #finishSql: string;
   #lastClaimFull = false;
   /** True while the fetch loop waits for the completer to catch up. */
   #waitingOnCompleter = false;
@@ -166,6 +168,7 @@ export class Worker {
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#logger = env.logger.child({ worker: this.id });
     this.#claimSql = claimSql(env.quotedSchema, this.#queues.length);
+    this.#finishSql = finishSql(env.quotedSchema);
     this.#completer = new Completer(env.pool, env.quotedSchema, this.id, this.#logger, {
       maxBatch: options.completionBatchSize ?? 100,
       flushDelayMs: toMs(options.completionFlushDelay ?? '2ms', 'completionFlushDelay'),
@@ -346,7 +349,7 @@ export class Worker {
       middleware: this.#env.middleware,
       db: this.#env.db,
       transaction: this.#env.transaction,
-      quotedSchema: this.#env.quotedSchema,
+      finishSql: this.#finishSql,
     });
     this.#running.set(row.id, execution);
     void execution.outcome.then((outcome) => {
