@@ -25,8 +25,10 @@ async function seed(count: number, job = noop): Promise<string[]> {
 /** Puts jobs into a state directly, as a worker would have left them. */
 async function setState(ids: string[], state: JobState, extra = ''): Promise<void> {
   const finished = ['completed', 'discarded', 'cancelled'].includes(state) ? 'now()' : 'NULL';
+  // A running job always holds a lease (and only a running one does).
+  const lease = state === 'running' ? `now() + interval '1 hour'` : 'NULL';
   await t.pool.query(
-    `UPDATE "${t.schema}".jobs SET state = $2, finished_at = ${finished}${extra} WHERE id = ANY($1::bigint[])`,
+    `UPDATE "${t.schema}".jobs SET state = $2, finished_at = ${finished}, lease_expires_at = ${lease}${extra} WHERE id = ANY($1::bigint[])`,
     [ids, state],
   );
 }

@@ -31,7 +31,7 @@ describe('migrate', () => {
   it('creates the schema with the contract tables, function and views', async () => {
     const schema = freshSchema();
     expect(await instance(schema).migrate()).toEqual({
-      applied: ['0001_jobs', '0002_operations', '0003_job_versions'],
+      applied: ['0001_jobs', '0002_operations', '0003_job_versions', '0004_claim_indexes'],
     });
     const { rows } = await admin.query<{ column_name: string }>(
       `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'jobs' ORDER BY ordinal_position`,
@@ -73,7 +73,12 @@ describe('migrate', () => {
   it('is idempotent, and replicas migrating at the same moment all succeed', async () => {
     const schema = freshSchema();
     const results = await Promise.all(Array.from({ length: 5 }, () => instance(schema).migrate()));
-    expect(results.flatMap((r) => r.applied)).toEqual(['0001_jobs', '0002_operations', '0003_job_versions']);
+    expect(results.flatMap((r) => r.applied)).toEqual([
+      '0001_jobs',
+      '0002_operations',
+      '0003_job_versions',
+      '0004_claim_indexes',
+    ]);
     expect(await instance(schema).migrate()).toEqual({ applied: [] });
   });
 

@@ -113,7 +113,8 @@ describe(`a jobs table with ${FINISHED.toLocaleString('en')} finished rows`, () 
 
   it('counts per queue and state (stats) through indexes, in well under a second', async () => {
     const [statsPlan] = await expectIndexedOnly(() => skiplock.admin.stats());
-    expect(statsPlan).toMatch(/jobs_claim_idx/);
+    expect(statsPlan).toMatch(/jobs_available_idx/);
+    expect(statsPlan).toMatch(/jobs_scheduled_idx/);
     expect(statsPlan).toMatch(/jobs_dead_idx/);
     expect(statsPlan).toMatch(/jobs_finished_idx/);
     const started = performance.now();
@@ -143,7 +144,7 @@ describe(`a jobs table with ${FINISHED.toLocaleString('en')} finished rows`, () 
     expect(pruning).toMatch(/jobs_finished_idx/);
   });
 
-  it('claims through the claim index', async () => {
+  it('claims through the available and scheduled indexes', async () => {
     const ran: number[] = [];
     const job = defineJob<{ n?: number }>({ name: 'job.3', queue: 'queue3', perform: () => void ran.push(1) });
     sent.length = 0;
@@ -154,7 +155,14 @@ describe(`a jobs table with ${FINISHED.toLocaleString('en')} finished rows`, () 
     const claim = sent.find((statement) => statement.text.includes("SET state = 'running'"));
     expect(claim).toBeDefined();
     const json = await plan(claim as Statement);
-    expect(json).toMatch(/jobs_claim_idx/);
+    expect(json).toMatch(/jobs_available_idx/);
+    expect(json).toMatch(/jobs_scheduled_idx/);
     expect(json).not.toMatch(/"Node Type":"Seq Scan"[^}]*"Relation Name":"jobs"/);
+    // The outcome is written through the primary key, never the lease index (see finishSql).
+    const complete = sent.find((statement) => statement.text.includes("SET state = 'completed'"));
+    expect(complete).toBeDefined();
+    const written = await plan(complete as Statement);
+    expect(written).toMatch(/jobs_pkey/);
+    expect(written).not.toMatch(/jobs_lease_idx|"Seq Scan"/);
   });
 });

@@ -134,6 +134,6 @@ export function listWorkersSql(schema: string): string {
        coalesce(r.running, 0)::int AS running
   FROM ${schema}.workers w
   LEFT JOIN (SELECT locked_by, count(*) AS running FROM ${schema}.jobs
-              WHERE state = 'running' GROUP BY locked_by) r ON r.locked_by = w.id
+              WHERE state = 'running' AND lease_expires_at IS NOT NULL GROUP BY locked_by) r ON r.locked_by = w.id
  ORDER BY w.started_at, w.id`;
 }

@@ -17,35 +17,39 @@ export interface ClaimedRow {
 
 /**
  * Claims up to `$2` due jobs with names in `$1` for worker `$3`, each with the lease in ms that `$4`
- * gives for its name (same order as `$1`), from the
- * queues `$5 … $(4 + queueCount)`. Each queue gets its own branch, `queue = $k`, so that Postgres walks
- * the claim index (queue, priority, run_at, id) in order and stops at the limit instead of sorting
- * every due row; the branches are then merged by priority. With one queue the MATERIALIZED CTE
- * locks exactly the rows it claims; with several, each branch locks up to the limit for the length of
- * the statement before the merge keeps the best. SKIP LOCKED lets replicas claim side by side. States are literals so the partial
- * index matches. A paused queue's branch is cut off by a one-time check of `queues`, before it reads
- * any job. `due` is what "now" is for run_at (test helpers pass a parameter to run jobs due later).
+ * gives for its name (same order as `$1`), from the queues `$5 … $(4 + queueCount)`. Each queue
+ * gets two branches, each walking one partial index in order and stopping at the limit instead of
+ * sorting every due row: available jobs by (priority, run_at, id), scheduled and retryable ones by
+ * (run_at, id), which stops at the first job not yet due however many are scheduled later. The
+ * branches are merged by priority, run_at, id; each locks up to the limit for the length of the
+ * statement before the merge keeps the best. (Among many scheduled jobs falling due at once,
+ * priority therefore orders the oldest `$2`.) SKIP LOCKED lets replicas claim side by side. States
+ * are literals so the partial indexes match. A paused queue's branches are cut off by a one-time
+ * check of `queues`, before they read any job. `due` is what "now" is for run_at (test helpers pass
+ * a parameter to run jobs due later).
  */
 export function claimSql(schema: string, queueCount: number, due = 'now()'): string {
-  const branch = (param: number) => `
+  const branch = (param: number, states: string, order: string, alias: string) => `
     SELECT * FROM (
       SELECT id, priority, run_at FROM ${schema}.jobs
-       WHERE state IN ('available', 'scheduled', 'retryable')
+       WHERE state IN (${states})
          AND queue = $${param}
          AND name = ANY($1::text[])
          AND run_at <= ${due}
          AND NOT EXISTS (SELECT 1 FROM ${schema}.queues WHERE name = $${param} AND paused)
-       ORDER BY priority, run_at, id
+       ORDER BY ${order}
        LIMIT $2
        FOR UPDATE SKIP LOCKED
-    ) q${param}`;
-  const branches = Array.from({ length: queueCount }, (_, i) => branch(5 + i));
-  const picked =
-    queueCount === 1
-      ? branches[0]
-      : `SELECT id FROM (${branches.join('\n    UNION ALL')}) merged ORDER BY priority, run_at, id LIMIT $2`;
+    ) ${alias}`;
+  const branches = Array.from({ length: queueCount }, (_, i) => [
+    branch(5 + i, `'available'`, 'priority, run_at, id', `available${i}`),
+    branch(5 + i, `'scheduled', 'retryable'`, 'run_at, id', `scheduled${i}`),
+  ]).flat();
   return `
-WITH picked AS MATERIALIZED (${picked}
+WITH picked AS MATERIALIZED (
+  SELECT id FROM (${branches.join('\n    UNION ALL')}) merged
+   ORDER BY priority, run_at, id
+   LIMIT $2
 )
 UPDATE ${schema}.jobs j
    SET state = 'running',

@@ -1,38 +1,67 @@
 import type { Outcome } from '../worker/outcome.js';
 
 /**
- * Records many attempts' outcomes in one statement. Arrays: `$1` ids, `$2` attempts, `$3` new
- * states (`completed`, `retryable`, `discarded`, `cancelled`, `snoozed` — scheduled again after
- * its delay with the attempt given back — or `available` for a job released unrun, whose attempt
- * is also given back), `$4` retry delays in ms, `$5` error entries (null on
- * success); `$6` the worker id. A job an operator cancelled meanwhile ends `cancelled` instead of
- * being retried or released. Only rows still held by this worker at this attempt change: a stale
- * write is a no-op. Returns the ids that changed.
+ * Records many attempts' outcomes in one statement. `$1` maps each job id (as text) to its
+ * `{attempt, state, delay_ms, error}`; `$2` lists the same ids; `$3` is the worker id. New states:
+ * `completed`, `retryable`, `discarded`, `cancelled`, `snoozed` (scheduled again after its delay,
+ * the attempt given back) or `available` (released unrun, the attempt given back); `error` is null
+ * on success. A job an operator cancelled meanwhile ends `cancelled` instead of being retried or
+ * released. Only rows still held by this worker at this attempt change: a stale write is a no-op.
+ * Returns the ids that changed.
+ *
+ * One relation, no join: the rows are found by primary key (`id = ANY`) and each reads its outcome
+ * from the map. A join with an unnest of the outcomes looks like one running row to the planner
+ * (it cannot know every id in the batch is running), which picks a nested loop comparing every
+ * row with every outcome, or a scan of the lease index through the dead entries of jobs finished
+ * since the last vacuum — both grow with the batch, and the second with the backlog drained.
  */
 export function finishSql(schema: string): string {
   return `
 UPDATE ${schema}.jobs j
-   SET state = CASE WHEN j.cancel_requested_at IS NOT NULL AND u.state IN ('retryable', 'available', 'snoozed')
-                    THEN 'cancelled'
-                    WHEN u.state = 'snoozed' THEN 'scheduled'
-                    ELSE u.state END,
-       attempt = CASE WHEN u.state IN ('available', 'snoozed') AND j.cancel_requested_at IS NULL THEN j.attempt - 1
-                      ELSE j.attempt END,
-       finished_at = CASE WHEN u.state IN ('completed', 'discarded', 'cancelled') OR j.cancel_requested_at IS NOT NULL
-                          THEN now() END,
-       run_at = CASE WHEN u.state IN ('retryable', 'snoozed') AND j.cancel_requested_at IS NULL
-                     THEN now() + u.delay_ms * interval '1 millisecond' ELSE j.run_at END,
-       errors = CASE WHEN u.error IS NULL THEN j.errors
-                     ELSE j.errors || jsonb_build_array(u.error || jsonb_build_object('at', now())) END,
+   SET (state, attempt, finished_at, run_at, errors) = (
+         SELECT CASE WHEN j.cancel_requested_at IS NOT NULL AND o.state IN ('retryable', 'available', 'snoozed')
+                     THEN 'cancelled'
+                     WHEN o.state = 'snoozed' THEN 'scheduled'
+                     ELSE o.state END,
+                CASE WHEN o.state IN ('available', 'snoozed') AND j.cancel_requested_at IS NULL THEN j.attempt - 1
+                     ELSE j.attempt END,
+                CASE WHEN o.state IN ('completed', 'discarded', 'cancelled') OR j.cancel_requested_at IS NOT NULL
+                     THEN now() END,
+                CASE WHEN o.state IN ('retryable', 'snoozed') AND j.cancel_requested_at IS NULL
+                     THEN now() + o.delay_ms * interval '1 millisecond' ELSE j.run_at END,
+                CASE WHEN o.error IS NULL THEN j.errors
+                     ELSE j.errors || jsonb_build_array(o.error || jsonb_build_object('at', now())) END
+           FROM jsonb_to_record($1::jsonb -> j.id::text) AS o(state text, delay_ms float8, error jsonb)),
        locked_by = NULL,
        lease_expires_at = NULL
-  FROM unnest($1::bigint[], $2::int[], $3::text[], $4::float8[], $5::jsonb[])
-       AS u(id, attempt, state, delay_ms, error)
- WHERE j.id = u.id
-   AND j.attempt = u.attempt
-   AND j.locked_by = $6
+ WHERE j.id = ANY($2::bigint[])
+   AND j.attempt = ($1::jsonb -> j.id::text ->> 'attempt')::int
+   AND j.locked_by = $3
    AND j.state = 'running'
 RETURNING j.id::text AS id`;
+}
+
+/**
+ * Records successes only, the common case, with nothing to decide per row: `$1` ids, `$2` maps each
+ * id (as text) to its attempt, `$3` the worker id. The same guard as {@link finishSql}; about a third
+ * cheaper per row. Returns the ids that changed.
+ */
+export function completeSql(schema: string): string {
+  return `
+UPDATE ${schema}.jobs j
+   SET state = 'completed', finished_at = now(), locked_by = NULL, lease_expires_at = NULL
+ WHERE j.id = ANY($1::bigint[])
+   AND j.attempt = ($2::jsonb ->> j.id::text)::int
+   AND j.locked_by = $3
+   AND j.state = 'running'
+RETURNING j.id::text AS id`;
+}
+
+/** The parameters of {@link completeSql} for these successes of worker `workerId`. */
+export function completeValues(items: readonly { id: string; attempt: number }[], workerId: string): unknown[] {
+  const attempts: Record<string, number> = {};
+  for (const { id, attempt } of items) attempts[id] = attempt;
+  return [items.map((item) => item.id), JSON.stringify(attempts), workerId];
 }
 
 /** The parameters of {@link finishSql} for these outcomes of worker `workerId`. */
@@ -40,12 +69,14 @@ export function finishValues(
   items: readonly { id: string; attempt: number; outcome: Outcome }[],
   workerId: string,
 ): unknown[] {
-  return [
-    items.map((item) => item.id),
-    items.map((item) => item.attempt),
-    items.map((item) => item.outcome.state),
-    items.map((item) => ('delayMs' in item.outcome ? item.outcome.delayMs : 0)),
-    items.map((item) => ('error' in item.outcome ? JSON.stringify(item.outcome.error) : null)),
-    workerId,
-  ];
+  const outcomes: Record<string, unknown> = {};
+  for (const { id, attempt, outcome } of items) {
+    outcomes[id] = {
+      attempt,
+      state: outcome.state,
+      delay_ms: 'delayMs' in outcome ? outcome.delayMs : 0,
+      error: 'error' in outcome ? outcome.error : null,
+    };
+  }
+  return [JSON.stringify(outcomes), items.map((item) => item.id), workerId];
 }

@@ -1,8 +1,10 @@
 /**
  * Heartbeat of worker `$1` (queues `$4`, host `$5`, pid `$6`): creates or refreshes its row in
- * `workers` (so the first beat registers it, and a row forgotten by mistake comes back) and extends the lease of the jobs it still holds (`$2` ids) by their lease (`$3` ms,
- * same order). Only rows it still holds change. Returns the held jobs an operator cancelled (in case
- * the worker missed the notification).
+ * `workers` (so the first beat registers it, and a row forgotten by mistake comes back) and extends
+ * the lease of the jobs it still holds (`$2` ids) by their lease (`$3` maps each id, as text, to its
+ * lease in ms). Only rows it still holds change; they are found by primary key, one relation and no
+ * join (see `finishSql` for why). Returns the held jobs an operator cancelled (in case the worker
+ * missed the notification).
  */
 export function heartbeatSql(schema: string): string {
   return `
@@ -11,9 +13,8 @@ WITH beat AS (
   ON CONFLICT (id) DO UPDATE SET last_heartbeat_at = now()
 )
 UPDATE ${schema}.jobs j
-   SET lease_expires_at = now() + held.lease_ms * interval '1 millisecond'
-  FROM unnest($2::bigint[], $3::float8[]) AS held(id, lease_ms)
- WHERE j.id = held.id AND j.locked_by = $1 AND j.state = 'running'
+   SET lease_expires_at = now() + ($3::jsonb ->> j.id::text)::float8 * interval '1 millisecond'
+ WHERE j.id = ANY($2::bigint[]) AND j.locked_by = $1 AND j.state = 'running'
 RETURNING CASE WHEN j.cancel_requested_at IS NOT NULL THEN j.id::text END AS cancelled`;
 }
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { infraBackoffMs, isTransientError } from '../infra-retry.js';
-import { finishSql, finishValues } from '../sql/finish.js';
+import { completeSql, completeValues, finishSql, finishValues } from '../sql/finish.js';
 import type { Outcome } from './outcome.js';
 
 interface Pending {
@@ -29,7 +29,8 @@ export interface CompleterOptions {
  */
 export class Completer {
   readonly #pool: pg.Pool;
-  readonly #sql: string;
+  readonly #finishSql: { name: string; text: string };
+  readonly #completeSql: { name: string; text: string };
   readonly #workerId: string;
   readonly #logger: Logger;
   readonly #options: CompleterOptions;
@@ -39,7 +40,9 @@ export class Completer {
 
   constructor(pool: pg.Pool, quotedSchema: string, workerId: string, logger: Logger, options: CompleterOptions) {
     this.#pool = pool;
-    this.#sql = finishSql(quotedSchema);
+    // Named: parsed and planned once per connection.
+    this.#finishSql = { name: `skiplock-finish-${quotedSchema}`, text: finishSql(quotedSchema) };
+    this.#completeSql = { name: `skiplock-complete-${quotedSchema}`, text: completeSql(quotedSchema) };
     this.#workerId = workerId;
     this.#logger = logger;
     this.#options = options;
@@ -83,7 +86,7 @@ export class Completer {
   async #flushLoop(): Promise<void> {
     let failures = 0;
     while (this.#buffer.length > 0) {
-      const batch = this.#buffer.splice(0, this.#options.maxBatch);
+      const batch = partition(this.#buffer, this.#options.maxBatch);
       try {
         await this.#write(batch);
         failures = 0;
@@ -116,10 +119,16 @@ export class Completer {
     }
   }
 
+  /** Writes outcomes of one kind (all successes, or none): see {@link partition}. */
   async #write(batch: Pending[]): Promise<void> {
-    const result = await this.#pool.query<{ id: string }>(this.#sql, finishValues(batch, this.#workerId));
-    if (result.rows.length === batch.length) return;
-    const written = new Set(result.rows.map((row) => row.id));
+    const [first] = batch;
+    const statement =
+      first?.outcome.state === 'completed'
+        ? { ...this.#completeSql, values: completeValues(batch, this.#workerId) }
+        : { ...this.#finishSql, values: finishValues(batch, this.#workerId) };
+    const ids = (await this.#pool.query<{ id: string }>(statement)).rows.map((row) => row.id);
+    if (ids.length === batch.length) return;
+    const written = new Set(ids);
     for (const item of batch) {
       if (!written.has(item.id)) {
         this.#logger.warn(
@@ -129,4 +138,21 @@ export class Completer {
       }
     }
   }
+}
+
+/**
+ * Takes the next batch off `buffer`: up to `max` outcomes of one kind, successes (written by the
+ * leaner statement) or the rest, whichever kind comes first.
+ */
+function partition(buffer: Pending[], max: number): Pending[] {
+  const successes = (buffer[0] as Pending).outcome.state === 'completed';
+  const batch: Pending[] = [];
+  const rest: Pending[] = [];
+  for (const item of buffer) {
+    if (batch.length < max && (item.outcome.state === 'completed') === successes) batch.push(item);
+    else rest.push(item);
+  }
+  buffer.length = 0;
+  for (const item of rest) buffer.push(item);
+  return batch;
 }

@@ -385,7 +385,7 @@ export class Worker {
     const beat = await this.#env.pool.query<{ cancelled: string | null }>(heartbeatSql(this.#env.quotedSchema), [
       this.id,
       held.map((job) => job.id),
-      held.map((job) => job.lease ?? this.#leaseMs),
+      JSON.stringify(Object.fromEntries(held.map((job) => [job.id, job.lease ?? this.#leaseMs]))),
       this.#queues,
       hostname(),
       process.pid,
