@@ -73,6 +73,9 @@ export async function migrateSchema(client: pg.ClientBase, schema: string, logge
     if (applied.length > 0) logger.info({ schema, applied }, 'migrations applied');
     return { applied };
   } finally {
+    // node-pg-migrate sets the session's search_path to the schema: give the pool's connection back
+    // as it came (a shared pool's next user must not resolve names in Skiplock's schema).
+    await client.query('RESET search_path');
     await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]);
   }
 }
