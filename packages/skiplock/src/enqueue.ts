@@ -5,35 +5,55 @@ import { toMs } from './duration.js';
 import { EnqueueError, JobPayloadError } from './errors.js';
 import { isValidQueueName } from './identifiers.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJsonObject } from './payload.js';
-import { findByUniqueKeysSql, insertJobsSql } from './sql/enqueue.js';
+import { findByUniqueKeysSql, INSERT_COLUMNS, insertJobsSql, type InsertVariant } from './sql/enqueue.js';
 import { Telemetry, withTraceContext } from './telemetry.js';
+import type { Waker } from './waker.js';
+
+/** A prepared statement: its name (unique per schema and variant) and text. */
+interface Statement {
+  readonly name: string;
+  readonly text: string;
+}
 
 /** Per-instance settings an enqueue needs, with its statements built once. */
 export interface EnqueueConfig {
   /** Cap on a job's serialized arguments. */
   readonly maxPayloadBytes: number;
-  /** Name of the prepared insert statement (unique per schema). */
-  readonly insertName: string;
-  readonly insertSql: string;
+  /** The channel workers LISTEN on for new jobs. */
+  readonly channel: string;
+  /** The insert statement of each variant, keyed `unique/notify`. */
+  readonly inserts: Readonly<Record<string, Statement>>;
   readonly findByKeysSql: string;
   /** Where enqueued jobs are counted. */
   readonly telemetry: Telemetry;
 }
 
-/** Builds the enqueue settings for a (validated, quoted) schema. */
-export function enqueueConfig(quotedSchema: string, maxPayloadBytes: number, telemetry: Telemetry): EnqueueConfig {
-  return {
-    maxPayloadBytes,
-    telemetry,
-    insertName: `skiplock-enqueue-${quotedSchema}`,
-    insertSql: insertJobsSql(quotedSchema),
-    findByKeysSql: findByUniqueKeysSql(quotedSchema),
-  };
+const variantKey = ({ unique, notify }: InsertVariant) => `${unique}/${notify}`;
+
+/** Builds the enqueue settings for a schema (validated; `quotedSchema` is it quoted). */
+export function enqueueConfig(
+  quotedSchema: string,
+  channel: string,
+  maxPayloadBytes: number,
+  telemetry: Telemetry,
+): EnqueueConfig {
+  const inserts: Record<string, Statement> = {};
+  for (const unique of [false, true]) {
+    for (const notify of [false, true]) {
+      const key = variantKey({ unique, notify });
+      inserts[key] = {
+        name: `skiplock-enqueue-${quotedSchema}-${key}`,
+        text: insertJobsSql(quotedSchema, { unique, notify }),
+      };
+    }
+  }
+  return { maxPayloadBytes, channel, telemetry, inserts, findByKeysSql: findByUniqueKeysSql(quotedSchema) };
 }
 
 /** The defaults: schema `skiplock`, 1 MiB payloads, the global OpenTelemetry providers. */
 export const DEFAULT_ENQUEUE_CONFIG: EnqueueConfig = enqueueConfig(
   '"skiplock"',
+  'skiplock.jobs',
   DEFAULT_MAX_PAYLOAD_BYTES,
   new Telemetry(),
 );
@@ -82,8 +102,22 @@ function checkInteger(name: string, what: string, value: number, min: number, ma
   }
 }
 
-/** Validates one request and renders it as the JSON the insert statement reads. */
-export async function toInputRow(request: JobRequest, ord: number, config: EnqueueConfig): Promise<string> {
+/** One job as the insert statement reads it: a value per column of `INSERT_COLUMNS` (JSON as text). */
+export interface InputRow {
+  name: string;
+  args: string;
+  queue: string;
+  priority: number;
+  max_attempts: number;
+  run_at: Date | null;
+  wait_ms: number | null;
+  unique_key: string | null;
+  metadata: string;
+  version: number;
+}
+
+/** Validates one request and renders it as the row the insert statement reads. */
+export async function toInputRow(request: JobRequest, config: EnqueueConfig): Promise<InputRow> {
   const { job, options } = request;
   const name = job.name;
   await validateArgs(request);
@@ -106,19 +140,24 @@ export async function toInputRow(request: JobRequest, ord: number, config: Enque
   }
   const metadata = withTraceContext(options.metadata) ?? {};
   const metadataJson = serializeJsonObject(name, metadata, config.maxPayloadBytes, 'metadata');
-  const scalar = JSON.stringify({
-    ord,
+  const waitMs = options.wait === undefined ? null : toMs(options.wait, `job "${name}" wait`);
+  return {
     name,
+    args: argsJson,
     queue,
     priority,
     max_attempts: maxAttempts,
-    run_at: options.runAt?.toISOString() ?? null,
-    wait_ms: options.wait === undefined ? null : toMs(options.wait, `job "${name}" wait`),
+    run_at: options.runAt ?? null,
+    wait_ms: waitMs,
     unique_key: uniqueKey,
+    metadata: metadataJson,
     version: job.version,
-  });
-  // Splice the already-serialized JSON in rather than parsing and serializing it again.
-  return `${scalar.slice(0, -1)},"args":${argsJson},"metadata":${metadataJson}}`;
+  };
+}
+
+/** The rows as one array per column: the statement's parameters. */
+function columns(rows: readonly InputRow[]): unknown[][] {
+  return INSERT_COLUMNS.map((column) => rows.map((row) => row[column]));
 }
 
 /** The queue a request goes to. */
@@ -129,12 +168,14 @@ function queueOf(request: JobRequest): string {
 /**
  * Runs each request's `beforeEnqueue`, inserts those it did not skip in one round trip on `db`,
  * then runs `afterEnqueue`. Returns one result per request, in order; nothing is inserted when any
- * request is invalid.
+ * request is invalid. With a `waker` (an insert on Skiplock's own pool, committed on return) the
+ * workers are woken after the commit; without one the insert notifies them in `db`'s transaction.
  */
 export async function enqueueRequests(
   db: Queryable,
   config: EnqueueConfig,
   requests: readonly JobRequest[],
+  waker?: Waker,
 ): Promise<EnqueueResult[]> {
   const kept: JobRequest[] = [];
   const skipped = new Set<number>();
@@ -142,7 +183,10 @@ export async function enqueueRequests(
     if ((await request.job.hooks.beforeEnqueue?.(request.args, request.options)) === false) skipped.add(index);
     else kept.push(request);
   }
-  const inserted = await insertRequests(db, config, kept);
+  const inserted = await insertRequests(db, config, kept, waker === undefined);
+  waker?.wake(
+    inserted.flatMap((result) => (result.status === 'enqueued' && result.state === 'available' ? [result.queue] : [])),
+  );
   let next = 0;
   const results = requests.map((request, index): EnqueueResult => {
     if (skipped.has(index)) return { status: 'skipped', id: null, name: request.job.name, queue: queueOf(request) };
@@ -159,10 +203,14 @@ async function insertRequests(
   db: Queryable,
   config: EnqueueConfig,
   requests: readonly JobRequest[],
+  notify: boolean,
 ): Promise<EnqueueResult[]> {
   if (requests.length === 0) return [];
-  const rows = await Promise.all(requests.map((request, ord) => toInputRow(request, ord, config)));
-  const inserted = await db.query<InsertedRow>(config.insertSql, [`[${rows.join(',')}]`], config.insertName);
+  const rows = await Promise.all(requests.map((request) => toInputRow(request, config)));
+  const unique = rows.some((row) => row.unique_key !== null);
+  const statement = config.inserts[variantKey({ unique, notify })] as Statement;
+  const params = notify ? [...columns(rows), config.channel] : columns(rows);
+  const inserted = await db.query<InsertedRow>(statement.text, params, statement.name);
   const firstIdByKey = new Map<string, string>();
   for (const row of inserted) {
     if (row.state !== null && row.unique_key !== null && row.id !== null) firstIdByKey.set(row.unique_key, row.id);

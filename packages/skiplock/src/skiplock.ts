@@ -5,6 +5,7 @@ import { toQueryable, type Database } from './db.js';
 import { currentDefaultEnqueuer, setDefaultEnqueuer, type Enqueuer } from './default-instance.js';
 import type { EnqueueOptions, EnqueueResult, JobRequest, JobWithInput } from './definition.js';
 import { enqueueConfig, enqueueRequests, type EnqueueConfig } from './enqueue.js';
+import { Waker } from './waker.js';
 import { ConfigError } from './errors.js';
 import { Admin, type AdminEnvironment } from './admin/admin.js';
 import { cancelChannel, jobsChannel, quoteSchema } from './identifiers.js';
@@ -85,6 +86,9 @@ export class Skiplock implements Enqueuer {
   readonly #ownsPool: boolean;
   readonly #env: AdminEnvironment;
   readonly #config: EnqueueConfig;
+  readonly #waker: Waker;
+  /** Enqueues on the pool in flight now. */
+  #poolEnqueues = 0;
   readonly #telemetry: Telemetry;
   readonly #workers = new Set<Worker>();
   readonly #middleware: Required<MiddlewareOptions>;
@@ -135,7 +139,8 @@ export class Skiplock implements Enqueuer {
     };
     this.admin = new Admin(this.#env);
     this.#telemetry = new Telemetry(options.meterProvider, options.tracerProvider);
-    this.#config = enqueueConfig(quotedSchema, maxPayloadBytes, this.#telemetry);
+    this.#config = enqueueConfig(quotedSchema, this.#env.jobsChannel, maxPayloadBytes, this.#telemetry);
+    this.#waker = new Waker(this.pool, this.#env.jobsChannel, this.logger);
     this.#middleware = { enqueue: options.middleware?.enqueue ?? [], perform: options.middleware?.perform ?? [] };
     this.#db = options.db;
     this.inline = {
@@ -181,7 +186,18 @@ export class Skiplock implements Enqueuer {
    */
   async performAllLater(db: Database | undefined, requests: readonly JobRequest[]): Promise<EnqueueResult[]> {
     const queryable = toQueryable(db ?? this.pool);
-    return runChain(this.#middleware.enqueue, requests, (batch) => enqueueRequests(queryable, this.#config, batch));
+    return runChain(this.#middleware.enqueue, requests, async (batch) => {
+      // The NOTIFY lock only costs when notifying commits overlap. An enqueue alone on the pool
+      // notifies in its own statement (one round trip); one that overlaps others leaves it to the
+      // waker, which notifies once for all of them after they commit (see Waker).
+      const waker = db === undefined && this.#poolEnqueues > 0 ? this.#waker : undefined;
+      if (db === undefined) this.#poolEnqueues += 1;
+      try {
+        return await enqueueRequests(queryable, this.#config, batch, waker);
+      } finally {
+        if (db === undefined) this.#poolEnqueues -= 1;
+      }
+    });
   }
 
   /** Creates a worker (call `start()` on it) for these job definitions. */
@@ -204,6 +220,7 @@ export class Skiplock implements Enqueuer {
   /** Stops this instance's workers and closes the pool if Skiplock created it. */
   async close(): Promise<void> {
     await Promise.all([...this.#workers].map((worker) => worker.stop()));
+    await this.#waker.flush();
     if (currentDefaultEnqueuer() === this) setDefaultEnqueuer(undefined);
     this.#closed = true;
     if (this.#ownsPool) await this.pool.end();

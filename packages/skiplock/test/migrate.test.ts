@@ -31,7 +31,14 @@ describe('migrate', () => {
   it('creates the schema with the contract tables, function and views', async () => {
     const schema = freshSchema();
     expect(await instance(schema).migrate()).toEqual({
-      applied: ['0001_jobs', '0002_operations', '0003_job_versions', '0004_claim_indexes'],
+      applied: [
+        '0001_jobs',
+        '0002_operations',
+        '0003_job_versions',
+        '0004_claim_indexes',
+        '0005_wakeup',
+        '0006_queue_check',
+      ],
     });
     const { rows } = await admin.query<{ column_name: string }>(
       `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'jobs' ORDER BY ordinal_position`,
@@ -70,6 +77,30 @@ describe('migrate', () => {
     }
   });
 
+  it('checks queue names in the table as the library does, for inserts from SQL', async () => {
+    const schema = freshSchema();
+    await instance(schema).migrate();
+    const accepts = async (queue: string) => {
+      const client = await admin.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`INSERT INTO "${schema}".jobs (name, queue) VALUES ('x', $1)`, [queue]);
+        await client.query(`INSERT INTO "${schema}".queues (name) VALUES ($1)`, [queue]);
+        return true;
+      } catch (error) {
+        expect((error as { code?: string }).code).toBe('23514'); // check_violation
+        return false;
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
+    };
+    for (const good of ['a', '9', 'mail.high:eu/1-b_c', 'x'.repeat(128)]) expect(await accepts(good)).toBe(true);
+    for (const bad of ['', '-a', '.a', '_a', 'a b', "a';drop", 'é', 'x'.repeat(129)]) {
+      expect({ bad, accepted: await accepts(bad) }).toEqual({ bad, accepted: false });
+    }
+  });
+
   it('is idempotent, and replicas migrating at the same moment all succeed', async () => {
     const schema = freshSchema();
     const results = await Promise.all(Array.from({ length: 5 }, () => instance(schema).migrate()));
@@ -78,6 +109,8 @@ describe('migrate', () => {
       '0002_operations',
       '0003_job_versions',
       '0004_claim_indexes',
+      '0005_wakeup',
+      '0006_queue_check',
     ]);
     expect(await instance(schema).migrate()).toEqual({ applied: [] });
   });

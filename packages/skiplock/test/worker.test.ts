@@ -134,6 +134,57 @@ describe('wake-ups', () => {
   });
 });
 
+describe('wake-ups after commit', () => {
+  /** Collects `<schema>.jobs` notifications while `fn` runs, until the listener has caught up. */
+  async function notificationsDuring(fn: () => Promise<void>, atLeast: number): Promise<string[]> {
+    const listener = await t.pool.connect();
+    const payloads: string[] = [];
+    listener.on('notification', (message) => payloads.push(message.payload ?? ''));
+    try {
+      await listener.query(`LISTEN "${t.schema}.jobs"`);
+      await fn();
+      await waitFor(async () => payloads.length >= atLeast, { what: `${atLeast} notifications` });
+      await listener.query('SELECT 1'); // any straggler would have arrived before this reply
+      return payloads;
+    } finally {
+      await listener.query('UNLISTEN *');
+      listener.release();
+    }
+  }
+
+  it('enqueues on the pool wake the workers after their commit, many enqueues with few NOTIFYs', async () => {
+    const burst = defineJob({ name: 'burst', queue: 'burst', perform() {} });
+    const payloads = await notificationsDuring(async () => {
+      await Promise.all(Array.from({ length: 60 }, (_, i) => burst.performLater({ i })));
+      await t.skiplock.performAllLater(undefined, [burst.with({}, { wait: '1h', queue: 'later' })]);
+    }, 1);
+    expect(new Set(payloads)).toEqual(new Set(['burst']));
+    // One NOTIFY statement in flight at a time carries every queue woken meanwhile.
+    expect(payloads.length).toBeLessThan(30);
+  });
+
+  it('a rolled-back transactional enqueue wakes nobody; the SQL function notifies at commit', async () => {
+    const quiet = defineJob({ name: 'quiet.sql', queue: 'sqlq', perform() {} });
+    const payloads = await notificationsDuring(async () => {
+      const client = await t.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await quiet.performLater({}, { db: client });
+        await client.query('ROLLBACK');
+        await client.query('BEGIN');
+        await client.query(`SELECT "${t.schema}".enqueue('quiet.sql', queue => 'sqlq')`);
+        await client.query(
+          `SELECT "${t.schema}".enqueue('quiet.sql', queue => 'sqllater', run_at => now() + interval '1h')`,
+        );
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+    }, 1);
+    expect(payloads).toEqual(['sqlq']);
+  });
+});
+
 describe('failures', () => {
   it('retries with backoff, recording one error entry per failed attempt', async () => {
     const flaky = defineJob({

@@ -1,31 +1,72 @@
+/** Which insert statement a batch needs. */
+export interface InsertVariant {
+  /** Some request has a unique key: insert with ON CONFLICT and report duplicates. */
+  unique: boolean;
+  /**
+   * Notify the workers in this statement (delivered when the caller's transaction commits). Without
+   * it the caller wakes them after the commit (see `Waker`).
+   */
+  notify: boolean;
+}
+
+/** The arrays of an insert, one element per job, in this order (`$1 … $10`). */
+export const INSERT_COLUMNS = [
+  'name',
+  'args',
+  'queue',
+  'priority',
+  'max_attempts',
+  'run_at',
+  'wait_ms',
+  'unique_key',
+  'metadata',
+  'version',
+] as const;
+
 /**
- * Inserts a batch of jobs in one statement. Ids are drawn up front so that each input row can be
- * matched to its outcome: inserted, or a duplicate of the unfinished job holding its unique key.
- * `$1` is a JSON array of {ord, name, args, queue, priority, max_attempts, run_at, wait_ms,
- * unique_key, metadata, version}.
+ * Inserts a batch of jobs in one statement, from one array per column (`$1 … $10`, see
+ * {@link INSERT_COLUMNS}); with `notify`, `$11` is the channel. Ids are drawn up front (`input` is
+ * materialized once) so that each input row can be matched to its outcome by its ordinal: inserted,
+ * or a duplicate of the unfinished job holding its unique key. Without unique keys there is no
+ * conflict to handle and every row is inserted as is (no speculative insertion).
  */
-export function insertJobsSql(schema: string): string {
-  return `
-WITH input AS (
-  SELECT nextval(pg_get_serial_sequence('${schema}.jobs', 'id')) AS id, r.*,
-         coalesce(r.run_at, now() + coalesce(r.wait_ms, 0) * interval '1 millisecond') AS due_at
-    FROM jsonb_to_recordset($1::jsonb) AS r(
-      ord int, name text, args jsonb, queue text, priority smallint, max_attempts int,
-      run_at timestamptz, wait_ms float8, unique_key text, metadata jsonb, version int)
-), inserted AS (
+export function insertJobsSql(schema: string, { unique, notify }: InsertVariant): string {
+  const input = `
+WITH input AS MATERIALIZED (
+  SELECT nextval('${schema}.jobs_id_seq'::regclass) AS id, r.*,
+         CASE WHEN r.due_at > now() THEN 'scheduled' ELSE 'available' END AS state
+    FROM (SELECT u.*, coalesce(u.run_at, now() + coalesce(u.wait_ms, 0) * interval '1 millisecond') AS due_at
+            FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::smallint[], $5::int[], $6::timestamptz[],
+                        $7::float8[], $8::text[], $9::jsonb[], $10::int[])
+                 WITH ORDINALITY AS u(name, args, queue, priority, max_attempts, run_at, wait_ms, unique_key,
+                                      metadata, version, ord)) r
+)`;
+  const insert = `
   INSERT INTO ${schema}.jobs (id, name, args, queue, priority, max_attempts, run_at, state, unique_key, metadata, version)
-  SELECT id, name, args, queue, priority, max_attempts, due_at,
-         CASE WHEN due_at > now() THEN 'scheduled' ELSE 'available' END,
-         unique_key, metadata, version
-    FROM input
+  SELECT id, name, args, queue, priority, max_attempts, due_at, state, unique_key, metadata, version
+    FROM input`;
+  // An uncorrelated subquery: evaluated once per statement, one notification per queue.
+  const notified = (rows: string) =>
+    notify
+      ? `,
+       (SELECT count(pg_notify($11, queue)) FROM (SELECT DISTINCT queue FROM ${rows} WHERE state = 'available') q) AS notified`
+      : '';
+  if (!unique) {
+    return `${input}, inserted AS (${insert}
+)
+SELECT ord::int, unique_key, state, id::text AS id${notified('input')}
+  FROM input
+ ORDER BY ord`;
+  }
+  return `${input}, inserted AS (${insert}
    ORDER BY ord
   ON CONFLICT (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'running', 'retryable')
     DO NOTHING
-  RETURNING id, state
+  RETURNING id, queue, state
 )
-SELECT input.ord, input.unique_key, inserted.state,
-       coalesce(inserted.id, existing.id)::text AS id
+SELECT input.ord::int, input.unique_key, inserted.state,
+       coalesce(inserted.id, existing.id)::text AS id${notified('inserted')}
   FROM input
   LEFT JOIN inserted ON inserted.id = input.id
   LEFT JOIN LATERAL (
@@ -43,3 +84,11 @@ SELECT unique_key, id::text AS id FROM ${schema}.jobs
  WHERE unique_key = ANY($1::text[])
    AND state IN ('available', 'scheduled', 'running', 'retryable')`;
 }
+
+/**
+ * Wakes the workers of queues `$2` on channel `$1`, after the jobs' own commit. Its commit does not
+ * wait for the WAL flush: a notification is not durable anyway, and this keeps the commit-time
+ * NOTIFY lock short.
+ */
+export const WAKE_SQL = `
+SELECT pg_notify($1, queue) FROM unnest($2::text[]) AS queue`;

@@ -42,17 +42,6 @@ export interface TestAdapterOptions {
   logger?: Logger;
 }
 
-/** The row JSON `toInputRow` renders, as far as the adapter reads it. */
-interface InputRow {
-  queue: string;
-  priority: number;
-  run_at: string | null;
-  wait_ms: number | null;
-  unique_key: string | null;
-  args: Record<string, JsonValue>;
-  metadata: Record<string, JsonValue>;
-}
-
 /**
  * An in-memory stand-in for the database in unit tests (Active Job's test adapter). Once installed,
  * `performLater` validates and JSON-round-trips the job exactly as it would for Postgres, runs its
@@ -113,23 +102,23 @@ export class TestAdapter implements Enqueuer {
         });
         continue;
       }
-      const row = JSON.parse(await toInputRow(request, 0, DEFAULT_ENQUEUE_CONFIG)) as InputRow;
+      const row = await toInputRow(request, DEFAULT_ENQUEUE_CONFIG);
       const holder = row.unique_key === null ? undefined : this.#jobs.find((held) => held.uniqueKey === row.unique_key);
       let result: EnqueueResult;
       if (holder) {
         result = { status: 'duplicate', id: holder.id, name: job.name, queue: holder.queue };
       } else {
-        const runAt = row.run_at ? new Date(row.run_at) : new Date(Date.now() + (row.wait_ms ?? 0));
+        const runAt = row.run_at ?? new Date(Date.now() + (row.wait_ms ?? 0));
         const held: EnqueuedJob = {
           id: String(this.#nextId++),
           job,
           name: job.name,
-          args: row.args,
+          args: JSON.parse(row.args) as Record<string, JsonValue>,
           queue: row.queue,
           priority: row.priority,
           runAt,
           uniqueKey: row.unique_key,
-          metadata: row.metadata,
+          metadata: JSON.parse(row.metadata) as Record<string, JsonValue>,
         };
         this.#jobs.push(held);
         const state = runAt.getTime() > Date.now() ? 'scheduled' : 'available';
