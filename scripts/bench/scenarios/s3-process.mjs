@@ -38,8 +38,8 @@ async function sweepSkiplock(/** @type {import('../lib/config.mjs').Config} */ c
     rawReference: 'none',
   });
   let best = { rate: 0, concurrency: 0, completionBatchSize: 0 };
-  for (const concurrency of [50, 100, 200]) {
-    for (const completionBatchSize of [100, 250, 500]) {
+  for (const concurrency of [200, 500, 1000]) {
+    for (const completionBatchSize of [500, 1000]) {
       log(`  sweep concurrency ${concurrency} completionBatchSize ${completionBatchSize}`);
       const result = await withFreshSystem(skiplockSystem, config.databaseUrl, (system) =>
         drain(system, config.s3Jobs / 2, { concurrency, completionBatchSize }),

@@ -4,7 +4,7 @@ process.env.SKIPLOCK_LOG_LEVEL ??= 'warn';
 const { defineJob, Skiplock } = await import('skiplock');
 
 /** Best settings found by the S3 sweep (see README "Performance"); the sweep may override them. */
-export const SKIPLOCK_THROUGHPUT = { concurrency: 100, completionBatchSize: 500 };
+export const SKIPLOCK_THROUGHPUT = { concurrency: 500, completionBatchSize: 1000 };
 
 /** @type {import('./system.mjs').SystemFactory} */
 export const skiplockSystem = {
