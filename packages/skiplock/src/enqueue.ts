@@ -21,14 +21,14 @@ export interface EnqueueConfig {
   readonly maxPayloadBytes: number;
   /** The channel workers LISTEN on for new jobs. */
   readonly channel: string;
-  /** The insert statement of each variant, keyed `unique/notify`. */
+  /** The insert statement of each variant, keyed `shape/notify`. */
   readonly inserts: Readonly<Record<string, Statement>>;
   readonly findByKeysSql: string;
   /** Where enqueued jobs are counted. */
   readonly telemetry: Telemetry;
 }
 
-const variantKey = ({ unique, notify }: InsertVariant) => `${unique}/${notify}`;
+const variantKey = ({ shape, notify }: InsertVariant) => `${shape}/${notify}`;
 
 /** Builds the enqueue settings for a schema (validated; `quotedSchema` is it quoted). */
 export function enqueueConfig(
@@ -38,12 +38,12 @@ export function enqueueConfig(
   telemetry: Telemetry,
 ): EnqueueConfig {
   const inserts: Record<string, Statement> = {};
-  for (const unique of [false, true]) {
+  for (const shape of ['one', 'many', 'unique'] as const) {
     for (const notify of [false, true]) {
-      const key = variantKey({ unique, notify });
+      const key = variantKey({ shape, notify });
       inserts[key] = {
         name: `skiplock-enqueue-${quotedSchema}-${key}`,
-        text: insertJobsSql(quotedSchema, { unique, notify }),
+        text: insertJobsSql(quotedSchema, { shape, notify }),
       };
     }
   }
@@ -207,9 +207,11 @@ async function insertRequests(
 ): Promise<EnqueueResult[]> {
   if (requests.length === 0) return [];
   const rows = await Promise.all(requests.map((request) => toInputRow(request, config)));
-  const unique = rows.some((row) => row.unique_key !== null);
-  const statement = config.inserts[variantKey({ unique, notify })] as Statement;
-  const params = notify ? [...columns(rows), config.channel] : columns(rows);
+  const [first] = rows;
+  const shape = rows.some((row) => row.unique_key !== null) ? 'unique' : rows.length === 1 ? 'one' : 'many';
+  const statement = config.inserts[variantKey({ shape, notify })] as Statement;
+  const values = shape === 'one' && first ? INSERT_COLUMNS.map((column) => first[column]) : columns(rows);
+  const params = notify ? [...values, config.channel] : values;
   const inserted = await db.query<InsertedRow>(statement.text, params, statement.name);
   const firstIdByKey = new Map<string, string>();
   for (const row of inserted) {

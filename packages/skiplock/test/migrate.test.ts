@@ -6,6 +6,15 @@ import { Skiplock } from 'skiplock';
 import { databaseUrl } from '../../../test/support/schema.js';
 
 const silent = pino({ level: 'silent' });
+/** Every migration Skiplock ships, in order. */
+const ALL_MIGRATIONS = [
+  '0001_jobs',
+  '0002_operations',
+  '0003_job_versions',
+  '0004_claim_indexes',
+  '0005_wakeup',
+  '0006_queue_check',
+];
 const admin = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
 const schemas: string[] = [];
 const instances: Skiplock[] = [];
@@ -30,16 +39,7 @@ afterAll(async () => {
 describe('migrate', () => {
   it('creates the schema with the contract tables, function and views', async () => {
     const schema = freshSchema();
-    expect(await instance(schema).migrate()).toEqual({
-      applied: [
-        '0001_jobs',
-        '0002_operations',
-        '0003_job_versions',
-        '0004_claim_indexes',
-        '0005_wakeup',
-        '0006_queue_check',
-      ],
-    });
+    expect(await instance(schema).migrate()).toEqual({ applied: ALL_MIGRATIONS });
     const { rows } = await admin.query<{ column_name: string }>(
       `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'jobs' ORDER BY ordinal_position`,
       [schema],
@@ -104,14 +104,7 @@ describe('migrate', () => {
   it('is idempotent, and replicas migrating at the same moment all succeed', async () => {
     const schema = freshSchema();
     const results = await Promise.all(Array.from({ length: 5 }, () => instance(schema).migrate()));
-    expect(results.flatMap((r) => r.applied)).toEqual([
-      '0001_jobs',
-      '0002_operations',
-      '0003_job_versions',
-      '0004_claim_indexes',
-      '0005_wakeup',
-      '0006_queue_check',
-    ]);
+    expect(results.flatMap((r) => r.applied)).toEqual(ALL_MIGRATIONS);
     expect(await instance(schema).migrate()).toEqual({ applied: [] });
   });
 

@@ -127,6 +127,7 @@ SELECT jsonb_build_object('i', g), 'available', now() + interval '1 day' + g * i
         [scheduled],
       );
       await pool.query(`VACUUM ANALYZE ${s}.jobs`);
+      await pool.query(`CHECKPOINT`); // the seeding's writes must not land in the samples
     },
     async close() {
       await pool.end();

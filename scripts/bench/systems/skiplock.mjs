@@ -75,6 +75,7 @@ export const skiplockSystem = {
           [scheduled],
         );
         await pool.query(`VACUUM ANALYZE "${schema}".jobs`);
+        await pool.query(`CHECKPOINT`); // the seeding's writes must not land in the samples
       },
       close: () => skiplock.close(),
     };

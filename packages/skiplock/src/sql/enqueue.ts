@@ -1,7 +1,10 @@
 /** Which insert statement a batch needs. */
 export interface InsertVariant {
-  /** Some request has a unique key: insert with ON CONFLICT and report duplicates. */
-  unique: boolean;
+  /**
+   * `one`: a single job without a unique key, from scalar parameters. `many`: jobs without unique
+   * keys, from arrays. `unique`: some job has a unique key: ON CONFLICT, and duplicates reported.
+   */
+  shape: 'one' | 'many' | 'unique';
   /**
    * Notify the workers in this statement (delivered when the caller's transaction commits). Without
    * it the caller wakes them after the commit (see `Waker`).
@@ -24,13 +27,32 @@ export const INSERT_COLUMNS = [
 ] as const;
 
 /**
- * Inserts a batch of jobs in one statement, from one array per column (`$1 … $10`, see
- * {@link INSERT_COLUMNS}); with `notify`, `$11` is the channel. Ids are drawn up front (`input` is
- * materialized once) so that each input row can be matched to its outcome by its ordinal: inserted,
- * or a duplicate of the unfinished job holding its unique key. Without unique keys there is no
- * conflict to handle and every row is inserted as is (no speculative insertion).
+ * Inserts jobs in one statement, from one array per column (`$1 … $10`, see {@link INSERT_COLUMNS};
+ * shape `one` takes the values themselves); with `notify`, `$11` is the channel. Returns per job, in
+ * order, its ordinal, unique key, state and id (null state: a duplicate). Ids are drawn up front
+ * (`input` is materialized once) so that each input row can be matched to its outcome by its
+ * ordinal: inserted, or a duplicate of the unfinished job holding its unique key. Without unique
+ * keys there is no conflict to handle and every row is inserted as is (no speculative insertion).
  */
-export function insertJobsSql(schema: string, { unique, notify }: InsertVariant): string {
+export function insertJobsSql(schema: string, { shape, notify }: InsertVariant): string {
+  // An uncorrelated subquery: evaluated once per statement, one notification per queue.
+  const notified = (rows: string) =>
+    notify
+      ? `,
+       (SELECT count(pg_notify($11, queue)) FROM (SELECT DISTINCT queue FROM ${rows} WHERE state = 'available') q) AS notified`
+      : '';
+  if (shape === 'one') {
+    return `
+WITH inserted AS (
+  INSERT INTO ${schema}.jobs (name, args, queue, priority, max_attempts, run_at, state, unique_key, metadata, version)
+  SELECT $1::text, $2::jsonb, $3::text, $4::smallint, $5::int, d.due_at,
+         CASE WHEN d.due_at > now() THEN 'scheduled' ELSE 'available' END, $8::text, $9::jsonb, $10::int
+    FROM (SELECT coalesce($6::timestamptz, now() + coalesce($7::float8, 0) * interval '1 millisecond') AS due_at) d
+  RETURNING id, queue, state
+)
+SELECT 1 AS ord, NULL::text AS unique_key, state, id::text AS id${notified('inserted')}
+  FROM inserted`;
+  }
   const input = `
 WITH input AS MATERIALIZED (
   SELECT nextval('${schema}.jobs_id_seq'::regclass) AS id, r.*,
@@ -45,13 +67,7 @@ WITH input AS MATERIALIZED (
   INSERT INTO ${schema}.jobs (id, name, args, queue, priority, max_attempts, run_at, state, unique_key, metadata, version)
   SELECT id, name, args, queue, priority, max_attempts, due_at, state, unique_key, metadata, version
     FROM input`;
-  // An uncorrelated subquery: evaluated once per statement, one notification per queue.
-  const notified = (rows: string) =>
-    notify
-      ? `,
-       (SELECT count(pg_notify($11, queue)) FROM (SELECT DISTINCT queue FROM ${rows} WHERE state = 'available') q) AS notified`
-      : '';
-  if (!unique) {
+  if (shape === 'many') {
     return `${input}, inserted AS (${insert}
 )
 SELECT ord::int, unique_key, state, id::text AS id${notified('input')}

@@ -12,11 +12,12 @@ import type { TransactionRunner } from '../transaction.js';
 import type { Telemetry } from '../telemetry.js';
 import { failureOutcome, type Outcome } from './outcome.js';
 
-/** A job being run: its row, its abort controller, and the promise of its outcome. */
+/** A job being run: its row, the promise of its outcome, and how to stop it. */
 export interface Execution {
   readonly row: ClaimedRow;
-  readonly controller: AbortController;
   readonly outcome: Promise<Outcome>;
+  /** Aborts the handler's signal (the handler decides what to do about it). */
+  readonly abort: (reason: Error) => void;
   /**
    * Ends the attempt now with `error` (a timeout, a cancel): aborts the handler's signal and settles
    * the outcome without waiting for a handler that ignores it.
@@ -62,8 +63,7 @@ async function handlerArgs(definition: AnyJobDefinition, row: ClaimedRow): Promi
 export function jobContext(
   definition: AnyJobDefinition,
   row: ClaimedRow,
-  logger: Logger,
-  signal: AbortSignal,
+  parts: { readonly logger: Logger; readonly signal: AbortSignal },
   db: JobDatabase,
 ): JobContext {
   return {
@@ -72,11 +72,58 @@ export function jobContext(
     queue: row.queue,
     attempt: row.attempt,
     maxAttempts: row.max_attempts,
-    signal,
-    logger,
+    get signal() {
+      return parts.signal;
+    },
+    get logger() {
+      return parts.logger;
+    },
     metadata: row.metadata,
     db,
   };
+}
+
+/**
+ * A running job's logger and abort signal, each made on first use: most jobs never log or read
+ * `ctx.signal`, and a child logger and an AbortController cost microseconds each, which a worker
+ * running tens of thousands of jobs a second feels.
+ */
+class JobParts {
+  readonly #parent: Logger;
+  readonly #bindings: Record<string, unknown>;
+  #logger: Logger | undefined;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  constructor(parent: Logger, bindings: Record<string, unknown>) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+  }
+
+  get logger(): Logger {
+    this.#logger ??= this.#parent.child(this.#bindings);
+    return this.#logger;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
 }
 
 /** Calls the definition's `afterDiscard`; its failure is logged, never thrown. */
@@ -94,7 +141,7 @@ export async function runAfterDiscard(
 }
 
 /** A promise that an interrupt rejects, and the interrupt itself (which also aborts the signal). */
-function interruption(controller: AbortController): { interrupted: Promise<never>; interrupt: (error: Error) => void } {
+function interruption(parts: JobParts): { interrupted: Promise<never>; interrupt: (error: Error) => void } {
   let reject: (error: Error) => void = () => undefined;
   const interrupted = new Promise<never>((_, rejectWith) => {
     reject = rejectWith;
@@ -104,9 +151,9 @@ function interruption(controller: AbortController): { interrupted: Promise<never
   return {
     interrupted,
     interrupt: (error) => {
-      if (controller.signal.aborted) return;
+      if (parts.aborted) return;
       reject(error);
-      controller.abort(error);
+      parts.abort(error);
     },
   };
 }
@@ -146,14 +193,13 @@ const FAILURE_LOG: Record<Outcome['state'], ['error' | 'warn' | 'info', string]>
  * the handler throws (including non-Errors) becomes a failed attempt.
  */
 export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: ExecutorContext): Execution {
-  const controller = new AbortController();
   const bindings = { jobId: row.id, name: row.name, queue: row.queue, attempt: row.attempt };
-  const logger = context.logger.child(definition.logArgs ? { ...bindings, args: row.args } : bindings);
-  const ctx = jobContext(definition, row, logger, controller.signal, context.db);
+  const parts = new JobParts(context.logger, definition.logArgs ? { ...bindings, args: row.args } : bindings);
+  const ctx = jobContext(definition, row, parts, context.db);
   const { telemetry } = context;
   const span = telemetry.startPerform(row);
   const started = performance.now();
-  const { interrupted, interrupt } = interruption(controller);
+  const { interrupted, interrupt } = interruption(parts);
   const timeoutMs = definition.timeoutMs ?? context.defaultTimeoutMs;
   const run = async (): Promise<Outcome> => {
     const timer =
@@ -177,11 +223,13 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
         await Promise.race([invokeHandler(definition, args, ctx, context.middleware), interrupted]);
         outcome = { state: 'completed' };
       }
-      logger.debug({ ms: Math.round(performance.now() - started) }, 'job completed');
+      if (context.logger.isLevelEnabled('debug')) {
+        parts.logger.debug({ ms: Math.round(performance.now() - started) }, 'job completed');
+      }
     } catch (thrown) {
       outcome = safeFailureOutcome(thrown, row, definition, context.workerId);
       const [level, message] = FAILURE_LOG[outcome.state];
-      logger[level]({ err: thrown, outcome: outcome.state }, message);
+      parts.logger[level]({ err: thrown, outcome: outcome.state }, message);
       if (outcome.state === 'discarded') await runAfterDiscard(definition, args, thrown, ctx);
     } finally {
       clearTimeout(timer);
@@ -189,5 +237,5 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
     telemetry.endPerform(span, row, outcome, performance.now() - started);
     return outcome;
   };
-  return { row, controller, outcome: telemetry.inSpan(span, run), interrupt };
+  return { row, outcome: telemetry.inSpan(span, run), interrupt, abort: (reason) => parts.abort(reason) };
 }

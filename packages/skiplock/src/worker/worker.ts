@@ -273,7 +273,7 @@ export class Worker {
         { jobId: id, name: execution.row.name },
         'shutdown timeout: aborting the job and putting it back',
       );
-      execution.controller.abort(new Error('worker is shutting down'));
+      execution.abort(new Error('worker is shutting down'));
       this.#completer.push(id, execution.row.attempt, { state: 'available' });
     }
     this.#running.clear();
@@ -449,7 +449,7 @@ export class Worker {
     if (!definition?.hooks.afterDiscard) return;
     const claimed = { ...row, priority: 0, run_at: new Date(), lag_ms: 0 } as ClaimedRow;
     const logger = this.#logger.child({ jobId: row.id, name: row.name, queue: row.queue, attempt: row.attempt });
-    const ctx = jobContext(definition, claimed, logger, AbortSignal.abort(), this.#env.db);
+    const ctx = jobContext(definition, claimed, { logger, signal: AbortSignal.abort() }, this.#env.db);
     const error = new Error(`lease expired on worker ${row.locked_by ?? 'unknown'}`);
     error.name = 'LeaseExpired';
     void runAfterDiscard(definition, row.args, error, ctx);
