@@ -7,7 +7,7 @@ import { isValidQueueName } from './identifiers.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJsonObject } from './payload.js';
 import { findByUniqueKeysSql, INSERT_COLUMNS, insertJobsSql, type InsertVariant } from './sql/enqueue.js';
 import { Telemetry, withTraceContext } from './telemetry.js';
-import type { Waker } from './waker.js';
+import type { Waker, WakeTicket } from './waker.js';
 
 /** A prepared statement: its name (unique per schema and variant) and text. */
 interface Statement {
@@ -168,8 +168,8 @@ function queueOf(request: JobRequest): string {
 /**
  * Runs each request's `beforeEnqueue`, inserts those it did not skip in one round trip on `db`,
  * then runs `afterEnqueue`. Returns one result per request, in order; nothing is inserted when any
- * request is invalid. With a `waker` (an insert on Skiplock's own pool, committed on return) the
- * workers are woken after the commit; without one the insert notifies them in `db`'s transaction.
+ * request is invalid. With a `waker` (an insert on Skiplock's own pool) the waker decides whether
+ * this statement notifies; without one the insert notifies the workers in `db`'s transaction.
  */
 export async function enqueueRequests(
   db: Queryable,
@@ -183,10 +183,7 @@ export async function enqueueRequests(
     if ((await request.job.hooks.beforeEnqueue?.(request.args, request.options)) === false) skipped.add(index);
     else kept.push(request);
   }
-  const inserted = await insertRequests(db, config, kept, waker === undefined);
-  waker?.wake(
-    inserted.flatMap((result) => (result.status === 'enqueued' && result.state === 'available' ? [result.queue] : [])),
-  );
+  const inserted = await insertAndWake(db, config, kept, waker);
   let next = 0;
   const results = requests.map((request, index): EnqueueResult => {
     if (skipped.has(index)) return { status: 'skipped', id: null, name: request.job.name, queue: queueOf(request) };
@@ -198,20 +195,44 @@ export async function enqueueRequests(
   return results;
 }
 
-/** Validates and inserts `requests` in one round trip on `db`, one result per request, in order. */
-async function insertRequests(
+/** Inserts `requests`, telling `waker` (if any) around the statement; see {@link Waker}. */
+async function insertAndWake(
   db: Queryable,
   config: EnqueueConfig,
   requests: readonly JobRequest[],
-  notify: boolean,
+  waker: Waker | undefined,
 ): Promise<EnqueueResult[]> {
   if (requests.length === 0) return [];
   const rows = await Promise.all(requests.map((request) => toInputRow(request, config)));
+  // In a caller's transaction: always notify, at its commit.
+  const ticket: WakeTicket = waker?.begin() ?? { notify: true, extra: [] };
+  let inserted: EnqueueResult[];
+  try {
+    inserted = await insertRows(db, config, requests, rows, ticket);
+  } catch (error) {
+    waker?.end(ticket, [], true);
+    throw error;
+  }
+  const available = inserted.flatMap((result) =>
+    result.status === 'enqueued' && result.state === 'available' ? [result.queue] : [],
+  );
+  waker?.end(ticket, available, false);
+  return inserted;
+}
+
+/** Inserts validated rows in one round trip on `db`, one result per request, in order. */
+async function insertRows(
+  db: Queryable,
+  config: EnqueueConfig,
+  requests: readonly JobRequest[],
+  rows: readonly InputRow[],
+  { notify, extra }: WakeTicket,
+): Promise<EnqueueResult[]> {
   const [first] = rows;
   const shape = rows.some((row) => row.unique_key !== null) ? 'unique' : rows.length === 1 ? 'one' : 'many';
   const statement = config.inserts[variantKey({ shape, notify })] as Statement;
   const values = shape === 'one' && first ? INSERT_COLUMNS.map((column) => first[column]) : columns(rows);
-  const params = notify ? [...values, config.channel] : values;
+  const params = notify ? [...values, config.channel, extra] : values;
   const inserted = await db.query<InsertedRow>(statement.text, params, statement.name);
   const firstIdByKey = new Map<string, string>();
   for (const row of inserted) {

@@ -87,8 +87,6 @@ export class Skiplock implements Enqueuer {
   readonly #env: AdminEnvironment;
   readonly #config: EnqueueConfig;
   readonly #waker: Waker;
-  /** Enqueues on the pool in flight now. */
-  #poolEnqueues = 0;
   readonly #telemetry: Telemetry;
   readonly #workers = new Set<Worker>();
   readonly #middleware: Required<MiddlewareOptions>;
@@ -186,18 +184,11 @@ export class Skiplock implements Enqueuer {
    */
   async performAllLater(db: Database | undefined, requests: readonly JobRequest[]): Promise<EnqueueResult[]> {
     const queryable = toQueryable(db ?? this.pool);
-    return runChain(this.#middleware.enqueue, requests, async (batch) => {
-      // The NOTIFY lock only costs when notifying commits overlap. An enqueue alone on the pool
-      // notifies in its own statement (one round trip); one that overlaps others leaves it to the
-      // waker, which notifies once for all of them after they commit (see Waker).
-      const waker = db === undefined && this.#poolEnqueues > 0 ? this.#waker : undefined;
-      if (db === undefined) this.#poolEnqueues += 1;
-      try {
-        return await enqueueRequests(queryable, this.#config, batch, waker);
-      } finally {
-        if (db === undefined) this.#poolEnqueues -= 1;
-      }
-    });
+    // On the pool the waker decides which enqueue notifies (see Waker).
+    const waker = db === undefined ? this.#waker : undefined;
+    return runChain(this.#middleware.enqueue, requests, (batch) =>
+      enqueueRequests(queryable, this.#config, batch, waker),
+    );
   }
 
   /** Creates a worker (call `start()` on it) for these job definitions. */

@@ -2,23 +2,39 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { WAKE_SQL } from './sql/enqueue.js';
 
+/** What one enqueue on the pool is to do about waking the workers (from {@link Waker.begin}). */
+export interface WakeTicket {
+  /** Whether its statement notifies (its own queues, and `extra`). */
+  readonly notify: boolean;
+  /** Queues of jobs other enqueues committed meanwhile, to notify along with its own. */
+  readonly extra: readonly string[];
+}
+
+/** How long queues left to wake may wait for an enqueue to carry them before a NOTIFY of their own. */
+const CARRY_WAIT_MS = 2;
+
 /**
- * Wakes the workers after jobs committed on Skiplock's own pool. A NOTIFY inside the enqueueing
- * transaction takes a database-wide lock at commit, held through the WAL flush, so concurrent
- * notifying enqueues commit one at a time (bench S1: a third of the rate without NOTIFY). So an
- * enqueue that overlaps others of the same instance commits without one, and the waker sends the
- * notifications from its own short transaction: one statement in flight per instance, carrying
- * every queue woken meanwhile, so many producers cost a few NOTIFYs, never one per job. An enqueue
- * alone notifies in its own statement (a NOTIFY-only transaction has a commit record of its own
- * to flush, which a lone producer would pay for on every job), and so does one in a caller's
- * transaction: only its commit may wake anyone.
+ * Wakes the workers for enqueues on Skiplock's own pool. A NOTIFY takes a database-wide lock at
+ * commit, held through the WAL flush, so transactions that notify commit one at a time (bench S1:
+ * concurrent enqueues that all notify run at a third of the rate without NOTIFY). So at most one
+ * statement of an instance notifies at a time: an enqueue that starts while another one notifies
+ * commits without a NOTIFY and leaves its queues here; the next enqueue to start carries them in its
+ * own notifying statement, or, if none starts within a moment, one `pg_notify` statement does. A
+ * lone producer therefore notifies in every insert (one round trip, like a NOTIFY trigger), many
+ * producers in one insert at a time, and no job waits for its wake-up longer than an enqueue takes.
+ * Enqueues in a caller's transaction do not come here: they notify in that transaction, whose
+ * commit is the only moment anyone may be woken.
  */
 export class Waker {
   readonly #pool: pg.Pool;
   readonly #channel: string;
   readonly #logger: Logger;
   readonly #name: string;
+  /** Queues whose committed jobs no notification has covered yet. */
   #pending = new Set<string>();
+  /** A notifying statement (an enqueue's or our own) is in flight. */
+  #notifying = false;
+  #timer: NodeJS.Timeout | undefined;
   #sending: Promise<void> | undefined;
 
   constructor(pool: pg.Pool, channel: string, logger: Logger) {
@@ -28,26 +44,60 @@ export class Waker {
     this.#name = `skiplock-wake-${channel}`;
   }
 
-  /** Queues with new runnable jobs (already committed); their workers are told soon. */
-  wake(queues: Iterable<string>): void {
-    for (const queue of queues) this.#pending.add(queue);
-    if (this.#pending.size > 0) this.#sending ??= this.#send();
+  /** An enqueue on the pool is about to send its statement. Pair with {@link end}. */
+  begin(): WakeTicket {
+    if (this.#notifying) return { notify: false, extra: [] };
+    this.#notifying = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const extra = [...this.#pending];
+    this.#pending.clear();
+    return { notify: true, extra };
   }
 
-  /** Resolves once every wake-up asked for so far was sent (or failed). */
+  /**
+   * The enqueue's statement is done: `queues` received available jobs (committed), or the statement
+   * failed (`queues` empty), in which case the queues it was to carry are still owed a wake-up.
+   */
+  end(ticket: WakeTicket, queues: readonly string[], failed: boolean): void {
+    if (ticket.notify) {
+      this.#notifying = false;
+      if (failed) for (const queue of ticket.extra) this.#pending.add(queue);
+    } else {
+      for (const queue of queues) this.#pending.add(queue);
+    }
+    if (this.#pending.size > 0 && !this.#notifying) {
+      this.#timer ??= setTimeout(() => {
+        this.#timer = undefined;
+        this.#sending ??= this.#send();
+      }, CARRY_WAIT_MS);
+    }
+  }
+
+  /** Resolves once every wake-up owed so far was sent (or failed). */
   async flush(): Promise<void> {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#sending ??= this.#send();
+    }
     await this.#sending;
   }
 
+  /** Sends what no enqueue carried, unless a notifying enqueue took it meanwhile. */
   async #send(): Promise<void> {
-    while (this.#pending.size > 0) {
-      const queues = [...this.#pending];
-      this.#pending.clear();
+    while (this.#pending.size > 0 && !this.#notifying) {
+      const ticket = this.begin();
       try {
-        await this.#pool.query({ name: this.#name, text: WAKE_SQL, values: [this.#channel, queues] });
+        await this.#pool.query({ name: this.#name, text: WAKE_SQL, values: [this.#channel, ticket.extra] });
+        this.#notifying = false;
       } catch (error) {
         // Workers still poll: the jobs run, a poll interval later.
-        this.#logger.warn({ err: error, queues }, 'could not notify the workers; they will find the jobs by polling');
+        this.#notifying = false;
+        this.#logger.warn(
+          { err: error, queues: ticket.extra },
+          'could not notify the workers; they will find the jobs by polling',
+        );
       }
     }
     this.#sending = undefined;

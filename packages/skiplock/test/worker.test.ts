@@ -163,6 +163,17 @@ describe('wake-ups after commit', () => {
     expect(payloads.length).toBeLessThan(30);
   });
 
+  it('overlapping enqueues to several queues wake a worker that never polls: every job runs', async () => {
+    const ran: string[] = [];
+    const jobs = ['wa', 'wb', 'wc'].map((queue) =>
+      defineJob<{ i: number }>({ name: `wake.${queue}`, queue, perform: ({ i }) => void ran.push(`${queue}${i}`) }),
+    );
+    await startWorker({ jobs, pollInterval: '1h' });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // past the claim at start
+    await Promise.all(Array.from({ length: 90 }, (_, i) => (jobs[i % 3] as (typeof jobs)[number]).performLater({ i })));
+    await waitFor(async () => ran.length === 90, { timeoutMs: 5000, what: 'all 90 jobs woken by NOTIFY' });
+  });
+
   it('a rolled-back transactional enqueue wakes nobody; the SQL function notifies at commit', async () => {
     const quiet = defineJob({ name: 'quiet.sql', queue: 'sqlq', perform() {} });
     const payloads = await notificationsDuring(async () => {

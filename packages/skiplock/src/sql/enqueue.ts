@@ -28,18 +28,21 @@ export const INSERT_COLUMNS = [
 
 /**
  * Inserts jobs in one statement, from one array per column (`$1 … $10`, see {@link INSERT_COLUMNS};
- * shape `one` takes the values themselves); with `notify`, `$11` is the channel. Returns per job, in
+ * shape `one` takes the values themselves); with `notify`, `$11` is the channel and `$12` more queues
+ * to notify (their jobs committed earlier, see `Waker`). Returns per job, in
  * order, its ordinal, unique key, state and id (null state: a duplicate). Ids are drawn up front
  * (`input` is materialized once) so that each input row can be matched to its outcome by its
  * ordinal: inserted, or a duplicate of the unfinished job holding its unique key. Without unique
  * keys there is no conflict to handle and every row is inserted as is (no speculative insertion).
  */
 export function insertJobsSql(schema: string, { shape, notify }: InsertVariant): string {
-  // An uncorrelated subquery: evaluated once per statement, one notification per queue.
+  // An uncorrelated subquery: evaluated once per statement, one notification per queue, for the
+  // queues that got available jobs here and those in `$12` (committed by others meanwhile).
   const notified = (rows: string) =>
     notify
       ? `,
-       (SELECT count(pg_notify($11, queue)) FROM (SELECT DISTINCT queue FROM ${rows} WHERE state = 'available') q) AS notified`
+       (SELECT count(pg_notify($11, queue))
+          FROM (SELECT queue FROM ${rows} WHERE state = 'available' UNION SELECT unnest($12::text[])) q) AS notified`
       : '';
   if (shape === 'one') {
     return `
@@ -101,10 +104,6 @@ SELECT unique_key, id::text AS id FROM ${schema}.jobs
    AND state IN ('available', 'scheduled', 'running', 'retryable')`;
 }
 
-/**
- * Wakes the workers of queues `$2` on channel `$1`, after the jobs' own commit. Its commit does not
- * wait for the WAL flush: a notification is not durable anyway, and this keeps the commit-time
- * NOTIFY lock short.
- */
+/** Wakes the workers of queues `$2` on channel `$1`, after the jobs' own commit. */
 export const WAKE_SQL = `
 SELECT pg_notify($1, queue) FROM unnest($2::text[]) AS queue`;
