@@ -1,11 +1,11 @@
 -- Up Migration
--- Workers are woken by whoever enqueues, not by a trigger. The trigger sent its NOTIFY inside the
--- inserting transaction; a NOTIFY takes a database-wide lock at commit, held through the WAL
--- flush, so concurrent enqueues committed one at a time, and its transition table copied every
--- inserted row of a bulk insert. Skiplock's enqueue now notifies in the caller's transaction only
--- when it runs in one (and from its own short transaction after the commit otherwise); the SQL
--- function below notifies itself. A plain INSERT into jobs is found at the workers' next poll, or
--- right away after `SELECT pg_notify('<schema>.jobs', '<queue>')`.
+-- Workers are woken by whoever enqueues, not by a trigger. The trigger sent its NOTIFY inside every
+-- inserting transaction; a NOTIFY takes a database-wide lock at commit, held through the WAL flush,
+-- so concurrent enqueues committed one at a time, and its transition table copied every row of a
+-- bulk insert. Skiplock's enqueue now notifies inside its insert (in a caller's transaction, at its
+-- commit), and on its own pool lets only one statement at a time notify, for the others too; the
+-- SQL function below notifies by itself. A plain INSERT into jobs is found at the workers' next
+-- poll, or right away after `SELECT pg_notify('<schema>.jobs', '<queue>')`.
 DROP TRIGGER jobs_notify ON jobs;
 DROP FUNCTION notify_jobs();
 

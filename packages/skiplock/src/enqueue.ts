@@ -210,7 +210,7 @@ async function insertAndWake(
   try {
     inserted = await insertRows(db, config, requests, rows, ticket);
   } catch (error) {
-    waker?.end(ticket, [], true);
+    waker?.end(ticket, [...new Set(rows.map((row) => row.queue))], true);
     throw error;
   }
   const available = inserted.flatMap((result) =>

@@ -21,7 +21,7 @@ export function isValidQueueName(queue: string): boolean {
   return QUEUE_NAME.test(queue);
 }
 
-/** The LISTEN/NOTIFY channel a schema's jobs table notifies on (matches the `notify_jobs` trigger). */
+/** The LISTEN/NOTIFY channel that tells a schema's workers about new jobs (payload: the queue). */
 export function jobsChannel(schema: string): string {
   return `${schema}.jobs`;
 }

@@ -41,6 +41,9 @@ async function appliedMigrations(client: pg.ClientBase, schema: string): Promise
  */
 export async function migrateSchema(client: pg.ClientBase, schema: string, logger: Logger): Promise<MigrateResult> {
   const lockKey = `skiplock.migrate:${schema}`;
+  // node-pg-migrate sets the session's search_path to the schema: the connection goes back to its
+  // pool as it came (a shared pool's next user must not resolve names in Skiplock's schema).
+  const searchPath = (await client.query<{ search_path: string }>('SHOW search_path')).rows[0]?.search_path ?? '';
   await client.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
   try {
     const known = new Set(knownMigrations());
@@ -73,9 +76,10 @@ export async function migrateSchema(client: pg.ClientBase, schema: string, logge
     if (applied.length > 0) logger.info({ schema, applied }, 'migrations applied');
     return { applied };
   } finally {
-    // node-pg-migrate sets the session's search_path to the schema: give the pool's connection back
-    // as it came (a shared pool's next user must not resolve names in Skiplock's schema).
-    await client.query('RESET search_path');
-    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]);
+    try {
+      await client.query(`SELECT set_config('search_path', $1, false)`, [searchPath]);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]);
+    }
   }
 }

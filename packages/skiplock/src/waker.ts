@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { WAKE_SQL } from './sql/enqueue.js';
+import { NOTIFY_QUEUES_SQL } from './sql/lease.js';
 
 /** What one enqueue on the pool is to do about waking the workers (from {@link Waker.begin}). */
 export interface WakeTicket {
@@ -19,9 +19,10 @@ const CARRY_WAIT_MS = 2;
  * concurrent enqueues that all notify run at a third of the rate without NOTIFY). So at most one
  * statement of an instance notifies at a time: an enqueue that starts while another one notifies
  * commits without a NOTIFY and leaves its queues here; the next enqueue to start carries them in its
- * own notifying statement, or, if none starts within a moment, one `pg_notify` statement does. A
- * lone producer therefore notifies in every insert (one round trip, like a NOTIFY trigger), many
- * producers in one insert at a time, and no job waits for its wake-up longer than an enqueue takes.
+ * own notifying statement, or, if none starts within 2 ms, one `pg_notify` statement does. A lone
+ * producer therefore notifies in every insert (one round trip, like a NOTIFY trigger), and many
+ * producers in one insert at a time; no committed job waits for its wake-up more than 2 ms plus a
+ * round trip.
  * Enqueues in a caller's transaction do not come here: they notify in that transaction, whose
  * commit is the only moment anyone may be woken.
  */
@@ -56,17 +57,16 @@ export class Waker {
   }
 
   /**
-   * The enqueue's statement is done: `queues` received available jobs (committed), or the statement
-   * failed (`queues` empty), in which case the queues it was to carry are still owed a wake-up.
+   * The enqueue's statement is done: `queues` received available jobs. After a failure (`failed`)
+   * its jobs may still have committed (a later step of the enqueue failed), so `queues` are woken
+   * anyway, with those it was to carry: a spurious wake-up costs one empty claim.
    */
   end(ticket: WakeTicket, queues: readonly string[], failed: boolean): void {
-    if (ticket.notify) {
-      this.#notifying = false;
-      if (failed) for (const queue of ticket.extra) this.#pending.add(queue);
-    } else {
-      for (const queue of queues) this.#pending.add(queue);
-    }
-    if (this.#pending.size > 0 && !this.#notifying) {
+    if (ticket.notify) this.#notifying = false;
+    if (failed) for (const queue of ticket.extra) this.#pending.add(queue);
+    if (failed || !ticket.notify) for (const queue of queues) this.#pending.add(queue);
+    // Owed wake-ups wait a moment for an enqueue to carry them, never longer, whatever is in flight.
+    if (this.#pending.size > 0) {
       this.#timer ??= setTimeout(() => {
         this.#timer = undefined;
         this.#sending ??= this.#send();
@@ -84,20 +84,16 @@ export class Waker {
     await this.#sending;
   }
 
-  /** Sends what no enqueue carried, unless a notifying enqueue took it meanwhile. */
+  /** Sends what no enqueue carried within the moment (alongside a notifying enqueue, if one runs). */
   async #send(): Promise<void> {
-    while (this.#pending.size > 0 && !this.#notifying) {
-      const ticket = this.begin();
+    while (this.#pending.size > 0) {
+      const queues = [...this.#pending];
+      this.#pending.clear();
       try {
-        await this.#pool.query({ name: this.#name, text: WAKE_SQL, values: [this.#channel, ticket.extra] });
-        this.#notifying = false;
+        await this.#pool.query({ name: this.#name, text: NOTIFY_QUEUES_SQL, values: [this.#channel, queues] });
       } catch (error) {
         // Workers still poll: the jobs run, a poll interval later.
-        this.#notifying = false;
-        this.#logger.warn(
-          { err: error, queues: ticket.extra },
-          'could not notify the workers; they will find the jobs by polling',
-        );
+        this.#logger.warn({ err: error, queues }, 'could not notify the workers; they will find the jobs by polling');
       }
     }
     this.#sending = undefined;

@@ -77,6 +77,20 @@ describe('migrate', () => {
     }
   });
 
+  it("gives a shared pool's connection back with the search_path it had", async () => {
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 1 });
+    try {
+      await pool.query('SET search_path = pg_catalog, public');
+      const shared = new Skiplock({ pool, schema: freshSchema(), logger: silent, default: false });
+      instances.push(shared);
+      await shared.migrate();
+      const { rows } = await pool.query<{ search_path: string }>('SHOW search_path');
+      expect(rows[0]?.search_path).toBe('pg_catalog, public');
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('checks queue names in the table as the library does, for inserts from SQL', async () => {
     const schema = freshSchema();
     await instance(schema).migrate();

@@ -103,7 +103,3 @@ SELECT unique_key, id::text AS id FROM ${schema}.jobs
  WHERE unique_key = ANY($1::text[])
    AND state IN ('available', 'scheduled', 'running', 'retryable')`;
 }
-
-/** Wakes the workers of queues `$2` on channel `$1`, after the jobs' own commit. */
-export const WAKE_SQL = `
-SELECT pg_notify($1, queue) FROM unnest($2::text[]) AS queue`;

@@ -42,16 +42,16 @@ RETURNING j.id::text AS id`;
 }
 
 /**
- * Records successes only, the common case, with nothing to decide per row: `$1` ids, `$2` maps each
- * id (as text) to its attempt, `$3` the worker id. The same guard as {@link finishSql}; about a third
+ * Records successes only, the common case, with nothing to decide per row: `$1` maps each id (as
+ * text) to its attempt, `$2` lists the same ids, `$3` is the worker id (the order of {@link finishSql}). The same guard as {@link finishSql}; about a third
  * cheaper per row. Returns the ids that changed.
  */
 export function completeSql(schema: string): string {
   return `
 UPDATE ${schema}.jobs j
    SET state = 'completed', finished_at = now(), locked_by = NULL, lease_expires_at = NULL
- WHERE j.id = ANY($1::bigint[])
-   AND j.attempt = ($2::jsonb ->> j.id::text)::int
+ WHERE j.id = ANY($2::bigint[])
+   AND j.attempt = ($1::jsonb ->> j.id::text)::int
    AND j.locked_by = $3
    AND j.state = 'running'
 RETURNING j.id::text AS id`;
@@ -61,7 +61,7 @@ RETURNING j.id::text AS id`;
 export function completeValues(items: readonly { id: string; attempt: number }[], workerId: string): unknown[] {
   const attempts: Record<string, number> = {};
   for (const { id, attempt } of items) attempts[id] = attempt;
-  return [items.map((item) => item.id), JSON.stringify(attempts), workerId];
+  return [JSON.stringify(attempts), items.map((item) => item.id), workerId];
 }
 
 /** The parameters of {@link finishSql} for these outcomes of worker `workerId`. */

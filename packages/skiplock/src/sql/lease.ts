@@ -54,5 +54,5 @@ RETURNING j.id::text AS id, j.name, j.queue, j.state, j.args, j.attempt, j.max_a
 /** Takes the rescue lock for this transaction if no other worker holds it (`$1`: lock key). */
 export const TRY_MAINTENANCE_LOCK_SQL = `SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked`;
 
-/** Notifies channel `$1` once for each queue in `$2` (jobs there became available). */
+/** Notifies channel `$1` once for each queue in `$2` (jobs there became available, committed). */
 export const NOTIFY_QUEUES_SQL = `SELECT pg_notify($1, queue) FROM unnest($2::text[]) AS queue`;

@@ -108,7 +108,7 @@ export class TestAdapter implements Enqueuer {
       if (holder) {
         result = { status: 'duplicate', id: holder.id, name: job.name, queue: holder.queue };
       } else {
-        const runAt = row.run_at ?? new Date(Date.now() + (row.wait_ms ?? 0));
+        const runAt = new Date(row.run_at?.getTime() ?? Date.now() + (row.wait_ms ?? 0));
         const held: EnqueuedJob = {
           id: String(this.#nextId++),
           job,
