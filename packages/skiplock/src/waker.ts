@@ -12,6 +12,8 @@ export interface WakeTicket {
 
 /** How long queues left to wake may wait for an enqueue to carry them before a NOTIFY of their own. */
 const CARRY_WAIT_MS = 2;
+/** The same while a notifying statement is in flight (it may be a long bulk insert). */
+const RIDER_WAIT_MS = 20;
 
 /**
  * Wakes the workers for enqueues on Skiplock's own pool. A NOTIFY takes a database-wide lock at
@@ -19,10 +21,10 @@ const CARRY_WAIT_MS = 2;
  * concurrent enqueues that all notify run at a third of the rate without NOTIFY). So at most one
  * statement of an instance notifies at a time: an enqueue that starts while another one notifies
  * commits without a NOTIFY and leaves its queues here; the next enqueue to start carries them in its
- * own notifying statement, or, if none starts within 2 ms, one `pg_notify` statement does. A lone
- * producer therefore notifies in every insert (one round trip, like a NOTIFY trigger), and many
- * producers in one insert at a time; no committed job waits for its wake-up more than 2 ms plus a
- * round trip.
+ * own notifying statement, or, if none starts within 2 ms (20 ms while a notifying statement is
+ * still in flight), one `pg_notify` statement does. A lone producer therefore notifies in every
+ * insert (one round trip, like a NOTIFY trigger), and many producers in one insert at a time; no
+ * committed job waits for its wake-up more than 20 ms plus a round trip.
  * Enqueues in a caller's transaction do not come here: they notify in that transaction, whose
  * commit is the only moment anyone may be woken.
  */
@@ -65,13 +67,18 @@ export class Waker {
     if (ticket.notify) this.#notifying = false;
     if (failed) for (const queue of ticket.extra) this.#pending.add(queue);
     if (failed || !ticket.notify) for (const queue of queues) this.#pending.add(queue);
-    // Owed wake-ups wait a moment for an enqueue to carry them, never longer, whatever is in flight.
-    if (this.#pending.size > 0) {
-      this.#timer ??= setTimeout(() => {
+    // Owed wake-ups wait a moment for an enqueue to carry them, a little longer while one that
+    // notifies is in flight (a NOTIFY beside it would make the two commits take turns), never more.
+    if (this.#pending.size === 0) return;
+    if (this.#timer && !ticket.notify) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(
+      () => {
         this.#timer = undefined;
         this.#sending ??= this.#send();
-      }, CARRY_WAIT_MS);
-    }
+      },
+      this.#notifying ? RIDER_WAIT_MS : CARRY_WAIT_MS,
+    );
   }
 
   /** Resolves once every wake-up owed so far was sent (or failed). */
