@@ -87,6 +87,8 @@ export class Skiplock implements Enqueuer {
   readonly #env: AdminEnvironment;
   readonly #config: EnqueueConfig;
   readonly #waker: Waker;
+  /** Enqueues on the pool still running (settling, never rejecting). */
+  readonly #enqueuing = new Set<Promise<void>>();
   readonly #telemetry: Telemetry;
   readonly #workers = new Set<Worker>();
   readonly #middleware: Required<MiddlewareOptions>;
@@ -186,9 +188,18 @@ export class Skiplock implements Enqueuer {
     const queryable = toQueryable(db ?? this.pool);
     // On the pool the waker decides which enqueue notifies (see Waker).
     const waker = db === undefined ? this.#waker : undefined;
-    return runChain(this.#middleware.enqueue, requests, (batch) =>
+    const enqueued = runChain(this.#middleware.enqueue, requests, (batch) =>
       enqueueRequests(queryable, this.#config, batch, waker),
     );
+    if (db !== undefined) return enqueued;
+    // close() lets enqueues on the pool finish (and their wake-ups go out) before ending it.
+    const settled = enqueued.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#enqueuing.add(settled);
+    void settled.then(() => this.#enqueuing.delete(settled));
+    return enqueued;
   }
 
   /** Creates a worker (call `start()` on it) for these job definitions. */
@@ -208,9 +219,13 @@ export class Skiplock implements Enqueuer {
     return worker;
   }
 
-  /** Stops this instance's workers and closes the pool if Skiplock created it. */
+  /**
+   * Stops this instance's workers, lets enqueues on its pool finish and their wake-ups go out, and
+   * closes the pool if Skiplock created it.
+   */
   async close(): Promise<void> {
     await Promise.all([...this.#workers].map((worker) => worker.stop()));
+    await Promise.all(this.#enqueuing);
     await this.#waker.flush();
     if (currentDefaultEnqueuer() === this) setDefaultEnqueuer(undefined);
     this.#closed = true;

@@ -1,8 +1,10 @@
+import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defineJob, DiscardJob, Skiplock, type JobContext } from 'skiplock';
 import { idOf, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
 import { useTestSchema } from '../../../test/support/test-file.js';
 
+const silent = pino({ level: 'silent' });
 const file = useTestSchema();
 const { startWorker } = file;
 let t: TestSchema;
@@ -172,6 +174,18 @@ describe('wake-ups after commit', () => {
     await new Promise((resolve) => setTimeout(resolve, 200)); // past the claim at start
     await Promise.all(Array.from({ length: 90 }, (_, i) => (jobs[i % 3] as (typeof jobs)[number]).performLater({ i })));
     await waitFor(async () => ran.length === 90, { timeoutMs: 5000, what: 'all 90 jobs woken by NOTIFY' });
+  });
+
+  it('close() lets enqueues in flight finish and sends their wake-ups before ending the pool', async () => {
+    const closing = new Skiplock({ connectionString: t.url, schema: t.schema, default: false, logger: silent });
+    const late = defineJob({ name: 'late', queue: 'closing', perform() {} });
+    const payloads = await notificationsDuring(async () => {
+      const pending = Array.from({ length: 20 }, (_, i) => closing.enqueue(late, { i }));
+      await closing.close();
+      const results = await Promise.all(pending);
+      expect(results.every((r) => r.status === 'enqueued')).toBe(true);
+    }, 1);
+    expect(new Set(payloads)).toEqual(new Set(['closing']));
   });
 
   it('a rolled-back transactional enqueue wakes nobody; the SQL function notifies at commit', async () => {
