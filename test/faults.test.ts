@@ -86,6 +86,8 @@ describe('faults', () => {
     // Whether the dying process's own outcome reached Postgres before the kill is a race; the
     // outcomes still buffered for its other jobs are not, and those jobs must have been rescued.
     const repeats = await checkOracle(t, { jobs: 301, faults: true });
+    // All 301 can be recorded before this process has seen the dying worker's exit event.
+    await waitFor(async () => processes.some((p) => p.child.signalCode === 'SIGKILL'), { what: 'the SIGKILL' });
     expect(processes.filter((p) => p.child.signalCode === 'SIGKILL')).toHaveLength(1);
     console.log(`SIGKILL after return: ${repeats} job(s) ran again after their outcome was lost`);
     await stopAll();

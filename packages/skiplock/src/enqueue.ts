@@ -3,7 +3,7 @@ import type { Queryable } from './db.js';
 import { queueNameProblem, type EnqueueResult, type JobRequest } from './definition.js';
 import { toMs } from './duration.js';
 import { EnqueueError, JobPayloadError } from './errors.js';
-import { isValidQueueName } from './identifiers.js';
+import { isValidQueueName, jobsChannel, quoteSchema } from './identifiers.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJsonObject } from './payload.js';
 import { findByUniqueKeysSql, INSERT_COLUMNS, insertJobsSql, type InsertVariant } from './sql/enqueue.js';
 import { Telemetry, withTraceContext } from './telemetry.js';
@@ -52,8 +52,8 @@ export function enqueueConfig(
 
 /** The defaults: schema `skiplock`, 1 MiB payloads, the global OpenTelemetry providers. */
 export const DEFAULT_ENQUEUE_CONFIG: EnqueueConfig = enqueueConfig(
-  '"skiplock"',
-  'skiplock.jobs',
+  quoteSchema('skiplock'),
+  jobsChannel('skiplock'),
   DEFAULT_MAX_PAYLOAD_BYTES,
   new Telemetry(),
 );

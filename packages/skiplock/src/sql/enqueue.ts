@@ -6,13 +6,13 @@ export interface InsertVariant {
    */
   shape: 'one' | 'many' | 'unique';
   /**
-   * Notify the workers in this statement (delivered when the caller's transaction commits). Without
-   * it the caller wakes them after the commit (see `Waker`).
+   * Notify the workers in this statement (delivered at its transaction's commit). Without it another
+   * statement carries the wake-up (see `Waker`).
    */
   notify: boolean;
 }
 
-/** The arrays of an insert, one element per job, in this order (`$1 … $10`). */
+/** The columns an insert reads, in parameter order (`$1 … $10`): arrays, or one job's values. */
 export const INSERT_COLUMNS = [
   'name',
   'args',

@@ -43,8 +43,9 @@ RETURNING j.id::text AS id`;
 
 /**
  * Records successes only, the common case, with nothing to decide per row: `$1` maps each id (as
- * text) to its attempt, `$2` lists the same ids, `$3` is the worker id (the order of {@link finishSql}). The same guard as {@link finishSql}; about a third
- * cheaper per row. Returns the ids that changed.
+ * text) to its attempt, `$2` lists the same ids, `$3` is the worker id (the order of
+ * {@link finishSql}). The same guard as {@link finishSql}; about a third cheaper per row. Returns
+ * the ids that changed.
  */
 export function completeSql(schema: string): string {
   return `
@@ -57,11 +58,19 @@ UPDATE ${schema}.jobs j
 RETURNING j.id::text AS id`;
 }
 
+/**
+ * The `(map, ids)` pair these statements read: a JSON object from each item's id to `value(item)`,
+ * and the ids (for `id = ANY`, the primary-key lookup). The heartbeat sends its leases this way too.
+ */
+export function byId<T extends { id: string }>(items: readonly T[], value: (item: T) => unknown): [string, string[]] {
+  const map: Record<string, unknown> = {};
+  for (const item of items) map[item.id] = value(item);
+  return [JSON.stringify(map), items.map((item) => item.id)];
+}
+
 /** The parameters of {@link completeSql} for these successes of worker `workerId`. */
 export function completeValues(items: readonly { id: string; attempt: number }[], workerId: string): unknown[] {
-  const attempts: Record<string, number> = {};
-  for (const { id, attempt } of items) attempts[id] = attempt;
-  return [JSON.stringify(attempts), items.map((item) => item.id), workerId];
+  return [...byId(items, (item) => item.attempt), workerId];
 }
 
 /** The parameters of {@link finishSql} for these outcomes of worker `workerId`. */
@@ -69,14 +78,11 @@ export function finishValues(
   items: readonly { id: string; attempt: number; outcome: Outcome }[],
   workerId: string,
 ): unknown[] {
-  const outcomes: Record<string, unknown> = {};
-  for (const { id, attempt, outcome } of items) {
-    outcomes[id] = {
-      attempt,
-      state: outcome.state,
-      delay_ms: 'delayMs' in outcome ? outcome.delayMs : 0,
-      error: 'error' in outcome ? outcome.error : null,
-    };
-  }
-  return [JSON.stringify(outcomes), items.map((item) => item.id), workerId];
+  const outcomes = byId(items, ({ attempt, outcome }) => ({
+    attempt,
+    state: outcome.state,
+    delay_ms: 'delayMs' in outcome ? outcome.delayMs : 0,
+    error: 'error' in outcome ? outcome.error : null,
+  }));
+  return [...outcomes, workerId];
 }

@@ -13,7 +13,7 @@ import { ConfigError, JobCancelledError } from '../errors.js';
 import { isValidQueueName } from '../identifiers.js';
 import { infraBackoffMs } from '../infra-retry.js';
 import { claimSql, type ClaimedRow } from '../sql/claim.js';
-import { finishSql } from '../sql/finish.js';
+import { byId, finishSql } from '../sql/finish.js';
 import { heartbeatSql, NOTIFY_QUEUES_SQL, rescueSql, TRY_MAINTENANCE_LOCK_SQL } from '../sql/lease.js';
 import { queueDepthSql } from '../sql/queue-depth.js';
 import { deregisterWorkerSql, forgetDeadWorkersSql } from '../sql/workers.js';
@@ -115,6 +115,7 @@ export class Worker {
   readonly #running = new Map<string, Execution>();
   readonly #claimSql: string;
   readonly #finishSql: string;
+  readonly #heartbeatSql: string;
   #lastClaimFull = false;
   /** True while the fetch loop waits for the completer to catch up. */
   #waitingOnCompleter = false;
@@ -169,6 +170,7 @@ export class Worker {
     this.#logger = env.logger.child({ worker: this.id });
     this.#claimSql = claimSql(env.quotedSchema, this.#queues.length);
     this.#finishSql = finishSql(env.quotedSchema);
+    this.#heartbeatSql = heartbeatSql(env.quotedSchema);
     this.#completer = new Completer(env.pool, env.quotedSchema, this.id, this.#logger, {
       maxBatch: options.completionBatchSize ?? 100,
       flushDelayMs: toMs(options.completionFlushDelay ?? '2ms', 'completionFlushDelay'),
@@ -382,10 +384,11 @@ export class Worker {
   async #heartbeat(): Promise<void> {
     const held = [...this.#running.values()].map(({ row }) => ({ id: row.id, lease: this.#leases.get(row.name) }));
     for (const id of this.#completer.pendingIds()) held.push({ id, lease: this.#leaseMs });
-    const beat = await this.#env.pool.query<{ cancelled: string | null }>(heartbeatSql(this.#env.quotedSchema), [
+    const [leases, ids] = byId(held, (job) => job.lease ?? this.#leaseMs);
+    const beat = await this.#env.pool.query<{ cancelled: string | null }>(this.#heartbeatSql, [
       this.id,
-      held.map((job) => job.id),
-      JSON.stringify(Object.fromEntries(held.map((job) => [job.id, job.lease ?? this.#leaseMs]))),
+      ids,
+      leases,
       this.#queues,
       hostname(),
       process.pid,
