@@ -14,17 +14,20 @@ export interface WakeTicket {
 const CARRY_WAIT_MS = 2;
 /** The same while a notifying statement is in flight (it may be a long bulk insert). */
 const RIDER_WAIT_MS = 20;
+/** After a notification, how long no enqueue notifies (their queues are carried after it). */
+const QUIET_MS = 2;
 
 /**
  * Wakes the workers for enqueues on Skiplock's own pool. A NOTIFY takes a database-wide lock at
  * commit, held through the WAL flush, so transactions that notify commit one at a time (bench S1:
  * concurrent enqueues that all notify run at a third of the rate without NOTIFY). So at most one
- * statement of an instance notifies at a time: an enqueue that starts while another one notifies
- * commits without a NOTIFY and leaves its queues here; the next enqueue to start carries them in its
- * own notifying statement, or, if none starts within 2 ms (20 ms while a notifying statement is
- * still in flight), one `pg_notify` statement does. A lone producer therefore notifies in every
- * insert (one round trip, like a NOTIFY trigger), and many producers in one insert at a time; no
- * committed job waits for its wake-up more than 20 ms plus a round trip.
+ * statement of an instance notifies at a time, and none in the 2 ms after a notification: an enqueue
+ * that starts meanwhile commits without a NOTIFY and leaves its queues here; the first enqueue to
+ * start after that carries them in its own notifying statement, or, if none starts within 2 ms more
+ * (20 ms while a notifying statement is still in flight), one `pg_notify` statement does. An
+ * occasional enqueue therefore notifies in its own insert (one round trip, like a NOTIFY trigger),
+ * a stream of enqueues about once per 2 ms; no committed job waits for its wake-up more than 20 ms
+ * plus a round trip.
  * Enqueues in a caller's transaction do not come here: they notify in that transaction, whose
  * commit is the only moment anyone may be woken.
  */
@@ -37,6 +40,8 @@ export class Waker {
   #pending = new Set<string>();
   /** A notifying statement (an enqueue's or our own) is in flight. */
   #notifying = false;
+  /** Until when (`performance.now()`) enqueues do not notify: a notification was just sent. */
+  #quietUntil = 0;
   #timer: NodeJS.Timeout | undefined;
   #sending: Promise<void> | undefined;
 
@@ -49,7 +54,7 @@ export class Waker {
 
   /** An enqueue on the pool is about to send its statement. Pair with {@link end}. */
   begin(): WakeTicket {
-    if (this.#notifying) return { notify: false, extra: [] };
+    if (this.#notifying || performance.now() < this.#quietUntil) return { notify: false, extra: [] };
     this.#notifying = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -64,20 +69,25 @@ export class Waker {
    * anyway, with those it was to carry: a spurious wake-up costs one empty claim.
    */
   end(ticket: WakeTicket, queues: readonly string[], failed: boolean): void {
-    if (ticket.notify) this.#notifying = false;
+    if (ticket.notify) {
+      this.#notifying = false;
+      this.#quietUntil = performance.now() + QUIET_MS;
+    }
     if (failed) for (const queue of ticket.extra) this.#pending.add(queue);
     if (failed || !ticket.notify) for (const queue of queues) this.#pending.add(queue);
-    // Owed wake-ups wait a moment for an enqueue to carry them, a little longer while one that
-    // notifies is in flight (a NOTIFY beside it would make the two commits take turns), never more.
+    // Owed wake-ups wait a moment past the quiet time for an enqueue to carry them, a little longer
+    // while one that notifies is in flight (a NOTIFY beside it would make the two commits take
+    // turns), never more.
     if (this.#pending.size === 0) return;
     if (this.#timer && !ticket.notify) return;
     clearTimeout(this.#timer);
+    const quiet = Math.max(0, this.#quietUntil - performance.now());
     this.#timer = setTimeout(
       () => {
         this.#timer = undefined;
-        this.#sending ??= this.#send();
+        this.#startSending();
       },
-      this.#notifying ? RIDER_WAIT_MS : CARRY_WAIT_MS,
+      this.#notifying ? RIDER_WAIT_MS : quiet + CARRY_WAIT_MS,
     );
   }
 
@@ -86,9 +96,17 @@ export class Waker {
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
-      this.#sending ??= this.#send();
+      this.#startSending();
     }
     await this.#sending;
+  }
+
+  /** Sends the owed wake-ups unless a send is under way (it sends those owed meanwhile too). */
+  #startSending(): void {
+    if (this.#sending !== undefined || this.#pending.size === 0) return;
+    this.#sending = this.#send().finally(() => {
+      this.#sending = undefined;
+    });
   }
 
   /** Sends what no enqueue carried within the moment (alongside a notifying enqueue, if one runs). */
@@ -98,11 +116,11 @@ export class Waker {
       this.#pending.clear();
       try {
         await this.#pool.query({ name: this.#name, text: NOTIFY_QUEUES_SQL, values: [this.#channel, queues] });
+        this.#quietUntil = performance.now() + QUIET_MS;
       } catch (error) {
         // Workers still poll: the jobs run, a poll interval later.
         this.#logger.warn({ err: error, queues }, 'could not notify the workers; they will find the jobs by polling');
       }
     }
-    this.#sending = undefined;
   }
 }

@@ -176,6 +176,26 @@ describe('wake-ups after commit', () => {
     await waitFor(async () => ran.length === 90, { timeoutMs: 5000, what: 'all 90 jobs woken by NOTIFY' });
   });
 
+  it('a stream of enqueues notifies at most once per 2 ms; a worker that never polls runs every job', async () => {
+    const ran: number[] = [];
+    const stream = defineJob<{ i: number }>({ name: 'stream', queue: 'stream', perform: ({ i }) => void ran.push(i) });
+    await startWorker({ jobs: [stream], pollInterval: '1h' });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // past the claim at start
+    let elapsedMs = 0;
+    // Bursts first (other queues): the wake-ups they leave owed must not stop later ones being sent.
+    for (let burst = 0; burst < 3; burst++) {
+      await Promise.all(Array.from({ length: 60 }, (_, i) => stream.performLater({ i }, { queue: `burst${i % 3}` })));
+    }
+    const payloads = await notificationsDuring(async () => {
+      const start = performance.now();
+      for (let i = 0; i < 100; i++) await stream.performLater({ i });
+      elapsedMs = performance.now() - start;
+    }, 1);
+    // Every notification is followed by 2 ms in which no enqueue notifies; one more may come after.
+    expect(payloads.length).toBeLessThanOrEqual(Math.floor(elapsedMs / 2) + 2);
+    await waitFor(async () => ran.length === 100, { timeoutMs: 5000, what: 'all 100 jobs woken by NOTIFY' });
+  });
+
   it('close() lets enqueues in flight finish and sends their wake-ups before ending the pool', async () => {
     const closing = new Skiplock({ connectionString: t.url, schema: t.schema, default: false, logger: silent });
     const late = defineJob({ name: 'late', queue: 'closing', perform() {} });
