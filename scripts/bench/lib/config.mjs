@@ -13,7 +13,7 @@ export const SCENARIOS = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
 
 const SIZES = {
   full: {
-    s1Jobs: 2000,
+    s1Jobs: 5000,
     s2Jobs: 100_000,
     s2Chunk: 10_000,
     s3Jobs: 50_000,
