@@ -5,7 +5,13 @@ import { toMs } from './duration.js';
 import { EnqueueError, JobPayloadError } from './errors.js';
 import { isValidQueueName, jobsChannel, quoteSchema } from './identifiers.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJsonObject } from './payload.js';
-import { findByUniqueKeysSql, INSERT_COLUMNS, insertJobsSql, type InsertVariant } from './sql/enqueue.js';
+import {
+  findByUniqueKeysSql,
+  INSERT_COLUMNS,
+  insertJobsSql,
+  SHARED_COLUMNS,
+  type InsertVariant,
+} from './sql/enqueue.js';
 import { Telemetry, withTraceContext } from './telemetry.js';
 import type { Waker, WakeTicket } from './waker.js';
 
@@ -21,14 +27,14 @@ export interface EnqueueConfig {
   readonly maxPayloadBytes: number;
   /** The channel workers LISTEN on for new jobs. */
   readonly channel: string;
-  /** The insert statement of each variant, keyed `shape/notify`. */
+  /** The insert statement of each variant, keyed `shape/shared/notify`. */
   readonly inserts: Readonly<Record<string, Statement>>;
   readonly findByKeysSql: string;
   /** Where enqueued jobs are counted. */
   readonly telemetry: Telemetry;
 }
 
-const variantKey = ({ shape, notify }: InsertVariant) => `${shape}/${notify}`;
+const variantKey = ({ shape, shared, notify }: InsertVariant) => `${shape}/${shared}/${notify}`;
 
 /** Builds the enqueue settings for a schema (validated; `quotedSchema` is it quoted). */
 export function enqueueConfig(
@@ -39,12 +45,14 @@ export function enqueueConfig(
 ): EnqueueConfig {
   const inserts: Record<string, Statement> = {};
   for (const shape of ['one', 'many', 'unique'] as const) {
-    for (const notify of [false, true]) {
-      const key = variantKey({ shape, notify });
-      inserts[key] = {
-        name: `skiplock-enqueue-${quotedSchema}-${key}`,
-        text: insertJobsSql(quotedSchema, { shape, notify }),
-      };
+    for (const shared of shape === 'one' ? [false] : [false, true]) {
+      for (const notify of [false, true]) {
+        const key = variantKey({ shape, shared, notify });
+        inserts[key] = {
+          name: `skiplock-enqueue-${quotedSchema}-${key}`,
+          text: insertJobsSql(quotedSchema, { shape, shared, notify }),
+        };
+      }
     }
   }
   return { maxPayloadBytes, channel, telemetry, inserts, findByKeysSql: findByUniqueKeysSql(quotedSchema) };
@@ -57,6 +65,12 @@ export const DEFAULT_ENQUEUE_CONFIG: EnqueueConfig = enqueueConfig(
   DEFAULT_MAX_PAYLOAD_BYTES,
   new Telemetry(),
 );
+
+/** What a `many` insert returns: the ids, comma-separated, and a letter per job, `a`/`s` (its state). */
+interface ManyInserted {
+  ids: string;
+  states: string;
+}
 
 interface InsertedRow {
   ord: number;
@@ -116,11 +130,18 @@ export interface InputRow {
   version: number;
 }
 
-/** Validates one request and renders it as the row the insert statement reads. */
-export async function toInputRow(request: JobRequest, config: EnqueueConfig): Promise<InputRow> {
+/**
+ * Validates the requests (schemas first, then each job's arguments and options) and renders each as
+ * the row the insert statement reads.
+ */
+export async function toInputRows(requests: readonly JobRequest[], config: EnqueueConfig): Promise<InputRow[]> {
+  await Promise.all(requests.flatMap((request) => (request.job.schema ? [validateArgs(request)] : [])));
+  return requests.map((request) => toInputRow(request, config));
+}
+
+function toInputRow(request: JobRequest, config: EnqueueConfig): InputRow {
   const { job, options } = request;
   const name = job.name;
-  await validateArgs(request);
   const argsJson = serializeJsonObject(name, request.args, config.maxPayloadBytes, 'args');
   const queue = options.queue ?? job.queueFor(request.args);
   if (!isValidQueueName(queue)) throw new EnqueueError(name, queueNameProblem(queue));
@@ -155,9 +176,19 @@ export async function toInputRow(request: JobRequest, config: EnqueueConfig): Pr
   };
 }
 
-/** The rows as one array per column: the statement's parameters. */
-function columns(rows: readonly InputRow[]): unknown[][] {
-  return INSERT_COLUMNS.map((column) => rows.map((row) => row[column]));
+/**
+ * The statement's parameters: one array per column, or where `shared` the first row's value (all
+ * rows have it; see `InsertVariant.shared`).
+ */
+function columns(rows: readonly InputRow[], first: InputRow, shared: boolean): unknown[] {
+  return INSERT_COLUMNS.map((column) =>
+    shared && SHARED_COLUMNS.includes(column) ? first[column] : rows.map((row) => row[column]),
+  );
+}
+
+/** Whether all rows agree on each of the shared columns. */
+function agreeOnShared(rows: readonly InputRow[], first: InputRow): boolean {
+  return rows.every((row) => SHARED_COLUMNS.every((column) => row[column] === first[column]));
 }
 
 /** The queue a request goes to. */
@@ -203,7 +234,7 @@ async function insertAndWake(
   waker: Waker | undefined,
 ): Promise<EnqueueResult[]> {
   if (requests.length === 0) return [];
-  const rows = await Promise.all(requests.map((request) => toInputRow(request, config)));
+  const rows = await toInputRows(requests, config);
   // In a caller's transaction: always notify, at its commit.
   const ticket: WakeTicket = waker?.begin() ?? { notify: true, extra: [] };
   let inserted: EnqueueResult[];
@@ -220,6 +251,19 @@ async function insertAndWake(
   return inserted;
 }
 
+/** The result of a job the insert wrote (and counted). */
+function enqueued(
+  config: EnqueueConfig,
+  request: JobRequest,
+  id: string,
+  state: 'available' | 'scheduled',
+): EnqueueResult {
+  const name = request.job.name;
+  const queue = queueOf(request);
+  config.telemetry.recordEnqueued(queue, name);
+  return { status: 'enqueued', id, state, name, queue };
+}
+
 /** Inserts validated rows in one round trip on `db`, one result per request, in order. */
 async function insertRows(
   db: Queryable,
@@ -228,11 +272,19 @@ async function insertRows(
   rows: readonly InputRow[],
   { notify, extra }: WakeTicket,
 ): Promise<EnqueueResult[]> {
-  const [first] = rows;
+  const first = rows[0] as InputRow;
   const shape = rows.some((row) => row.unique_key !== null) ? 'unique' : rows.length === 1 ? 'one' : 'many';
-  const statement = config.inserts[variantKey({ shape, notify })] as Statement;
-  const values = shape === 'one' && first ? INSERT_COLUMNS.map((column) => first[column]) : columns(rows);
+  const shared = shape !== 'one' && agreeOnShared(rows, first);
+  const statement = config.inserts[variantKey({ shape, shared, notify })] as Statement;
+  const values = shape === 'one' ? INSERT_COLUMNS.map((column) => first[column]) : columns(rows, first, shared);
   const params = notify ? [...values, config.channel, extra] : values;
+  if (shape === 'many') {
+    const [{ ids, states }] = (await db.query<ManyInserted>(statement.text, params, statement.name)) as [ManyInserted];
+    const idList = ids.split(',');
+    return requests.map((request, index) =>
+      enqueued(config, request, idList[index] as string, states[index] === 's' ? 'scheduled' : 'available'),
+    );
+  }
   const inserted = await db.query<InsertedRow>(statement.text, params, statement.name);
   const firstIdByKey = new Map<string, string>();
   for (const row of inserted) {
@@ -247,11 +299,8 @@ async function insertRows(
   }
   return inserted.map((row, index): EnqueueResult => {
     const request = requests[index] as JobRequest;
+    if (row.state !== null && row.id !== null) return enqueued(config, request, row.id, row.state);
     const base = { name: request.job.name, queue: queueOf(request) };
-    if (row.state !== null && row.id !== null) {
-      config.telemetry.recordEnqueued(base.queue, base.name);
-      return { status: 'enqueued', id: row.id, state: row.state, ...base };
-    }
     const id = row.id ?? firstIdByKey.get(row.unique_key ?? '');
     if (id === undefined) {
       throw new EnqueueError(

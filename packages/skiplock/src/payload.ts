@@ -25,48 +25,77 @@ function isPlainObject(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
-function check(jobName: string, value: unknown, path: string, ancestors: Set<object>): void {
+/** Where a value sits below the root: keys and indexes, rendered (`args.a[0].b`) only for an error. */
+class ValuePath {
+  readonly #segments: Array<string | number> = [];
+
+  constructor(
+    readonly jobName: string,
+    readonly root: string,
+  ) {}
+
+  enter(segment: string | number): void {
+    this.#segments.push(segment);
+  }
+
+  leave(): void {
+    this.#segments.pop();
+  }
+
+  error(problem: string): JobPayloadError {
+    let path = this.root;
+    for (const segment of this.#segments) path += typeof segment === 'number' ? `[${segment}]` : `.${segment}`;
+    return new JobPayloadError(this.jobName, path, problem);
+  }
+}
+
+function check(value: unknown, path: ValuePath, ancestors: Set<object>): void {
   switch (typeof value) {
     case 'boolean':
       return;
     case 'string':
       // Postgres jsonb cannot store U+0000.
-      if (value.includes('\u0000')) {
-        throw new JobPayloadError(
-          jobName,
-          path,
-          'contains a NUL character (U+0000), which Postgres jsonb cannot store',
-        );
-      }
-      if (value.search(LONE_SURROGATE) !== -1) {
-        throw new JobPayloadError(jobName, path, 'contains a lone UTF-16 surrogate, which is not valid Unicode');
-      }
+      if (value.includes('\u0000'))
+        throw path.error('contains a NUL character (U+0000), which Postgres jsonb cannot store');
+      if (value.search(LONE_SURROGATE) !== -1)
+        throw path.error('contains a lone UTF-16 surrogate, which is not valid Unicode');
       return;
     case 'number':
       if (Number.isFinite(value)) return;
       break;
     case 'object':
       if (value === null) return;
-      if (ancestors.has(value)) throw new JobPayloadError(jobName, path, 'refers back to itself (a cycle)');
+      if (ancestors.has(value)) throw path.error('refers back to itself (a cycle)');
       if (Array.isArray(value)) {
         ancestors.add(value);
-        value.forEach((item, index) => check(jobName, item, `${path}[${index}]`, ancestors));
+        value.forEach((item, index) => {
+          path.enter(index);
+          check(item, path, ancestors);
+          path.leave();
+        });
         ancestors.delete(value);
         return;
       }
       if (isPlainObject(value)) {
         ancestors.add(value);
-        for (const [key, item] of Object.entries(value)) {
+        for (const key of Object.keys(value)) {
+          const item = (value as Record<string, unknown>)[key];
           // Like JSON.stringify, an undefined property is simply absent.
-          if (item !== undefined) check(jobName, item, `${path}.${key}`, ancestors);
+          if (item === undefined) continue;
+          path.enter(key);
+          check(item, path, ancestors);
+          path.leave();
         }
         ancestors.delete(value);
         return;
       }
       break;
   }
-  throw new JobPayloadError(jobName, path, `is ${describe(value)}`);
+  throw path.error(`is ${describe(value)}`);
 }
+
+/** Bytes of UTF-8 a UTF-16 code unit takes at most. */
+const MAX_UTF8_BYTES_PER_UNIT = 3;
 
 /**
  * Serializes job arguments (or metadata) strictly: only plain objects, arrays, strings, finite numbers, booleans
@@ -80,8 +109,9 @@ export function serializeJsonObject(jobName: string, value: unknown, maxBytes: n
     const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : describe(value);
     throw new JobPayloadError(jobName, root, `must be a plain object, got ${got}`);
   }
-  check(jobName, value, root, new Set());
+  check(value, new ValuePath(jobName, root), new Set());
   const json = JSON.stringify(value);
+  if (json.length * MAX_UTF8_BYTES_PER_UNIT <= maxBytes) return json;
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes > maxBytes) {
     throw new JobPayloadError(jobName, root, `is ${bytes} bytes of JSON, over the limit of ${maxBytes} bytes`);

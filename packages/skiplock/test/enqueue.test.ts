@@ -83,6 +83,31 @@ describe('bulk enqueue', () => {
     results.forEach((result, i) => expect(byId.get(idOf(result))?.args).toEqual({ userId: `bulk-${i}` }));
   });
 
+  it('a batch of one kind of job (same queue, priority, attempts, metadata) stores each job whole', async () => {
+    const options = { queue: 'shared', priority: 5, maxAttempts: 3, metadata: { tenant: 't1' } };
+    const requests = Array.from({ length: 300 }, (_, i) =>
+      welcome.with({ userId: `shared-${i}` }, { ...options, ...(i === 42 ? { wait: '1h' } : {}) }),
+    );
+    const results = await t.skiplock.performAllLater(undefined, requests);
+    expect(results.map((r) => r.status === 'enqueued' && r.state)).toEqual(
+      results.map((_, i) => (i === 42 ? 'scheduled' : 'available')),
+    );
+    const rows = await jobRows(`args->>'userId' LIKE 'shared-%'`);
+    const byId = new Map(rows.map((r) => [String(r.id), r]));
+    results.forEach((result, i) =>
+      expect(byId.get(idOf(result))).toMatchObject({
+        name: 'mailer.welcome',
+        args: { userId: `shared-${i}` },
+        queue: 'shared',
+        priority: 5,
+        max_attempts: 3,
+        metadata: { tenant: 't1' },
+        version: 1,
+        state: i === 42 ? 'scheduled' : 'available',
+      }),
+    );
+  });
+
   it('inserts nothing when one request of the batch is invalid', async () => {
     const before = (await jobRows()).length;
     await expect(

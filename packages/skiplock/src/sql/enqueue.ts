@@ -6,36 +6,65 @@ export interface InsertVariant {
    */
   shape: 'one' | 'many' | 'unique';
   /**
+   * `many`/`unique`: every job has the same value in each of {@link SHARED_COLUMNS}, sent once as
+   * a scalar instead of an array (parsing thousands of equal array elements is most of the cost of
+   * a bulk insert).
+   */
+  shared: boolean;
+  /**
    * Notify the workers in this statement (delivered at its transaction's commit). Without it another
    * statement carries the wake-up (see `Waker`).
    */
   notify: boolean;
 }
 
+/** The columns an insert reads, in parameter order (`$1 … $10`), with their types. */
+const COLUMN_TYPES = {
+  name: 'text',
+  args: 'jsonb',
+  queue: 'text',
+  priority: 'smallint',
+  max_attempts: 'int',
+  run_at: 'timestamptz',
+  wait_ms: 'float8',
+  unique_key: 'text',
+  metadata: 'jsonb',
+  version: 'int',
+} as const;
+
+/** An insert's input column. */
+export type InsertColumn = keyof typeof COLUMN_TYPES;
+
 /** The columns an insert reads, in parameter order (`$1 … $10`): arrays, or one job's values. */
-export const INSERT_COLUMNS = [
+export const INSERT_COLUMNS = Object.keys(COLUMN_TYPES) as InsertColumn[];
+
+/** The columns a batch of one kind of job usually agrees on (see {@link InsertVariant.shared}). */
+export const SHARED_COLUMNS: readonly InsertColumn[] = [
   'name',
-  'args',
   'queue',
   'priority',
   'max_attempts',
-  'run_at',
-  'wait_ms',
-  'unique_key',
   'metadata',
   'version',
-] as const;
+];
+
+/** The parameter holding `column`, typed: one value, or an array of one per job. */
+function param(column: InsertColumn, array = false): string {
+  return `$${INSERT_COLUMNS.indexOf(column) + 1}::${COLUMN_TYPES[column]}${array ? '[]' : ''}`;
+}
 
 /**
  * Inserts jobs in one statement, from one array per column (`$1 … $10`, see {@link INSERT_COLUMNS};
- * shape `one` takes the values themselves); with `notify`, `$11` is the channel and `$12` more queues
- * to notify (their jobs committed earlier, see `Waker`). Returns per job, in
- * order, its ordinal, unique key, state and id (null state: a duplicate). Ids are drawn up front
- * (`input` is materialized once) so that each input row can be matched to its outcome by its
- * ordinal: inserted, or a duplicate of the unfinished job holding its unique key. Without unique
- * keys there is no conflict to handle and every row is inserted as is (no speculative insertion).
+ * shape `one` takes the values themselves, a `shared` batch the values of {@link SHARED_COLUMNS});
+ * with `notify`, `$11` is the channel and `$12` more queues to notify (their jobs committed earlier,
+ * see `Waker`). Shape `many` returns one row: `ids`, the jobs' ids in order, comma-separated, and
+ * `states`, a letter per job (`a` available, `s` scheduled); the others return per job, in order,
+ * its ordinal, unique key, state and id (null state: a duplicate). Ids are drawn up front (`input` is materialized once) so that each input row can be
+ * matched to its outcome by its ordinal: inserted, or a duplicate of the unfinished job holding its
+ * unique key. Without unique keys there is no conflict to handle and every row is inserted as is
+ * (no speculative insertion).
  */
-export function insertJobsSql(schema: string, { shape, notify }: InsertVariant): string {
+export function insertJobsSql(schema: string, { shape, shared, notify }: InsertVariant): string {
   // An uncorrelated subquery: evaluated once per statement, one notification per queue, for the
   // queues that got available jobs here and those in `$12` (committed by others meanwhile).
   const notified = (rows: string) =>
@@ -48,34 +77,37 @@ export function insertJobsSql(schema: string, { shape, notify }: InsertVariant):
     return `
 WITH inserted AS (
   INSERT INTO ${schema}.jobs (name, args, queue, priority, max_attempts, run_at, state, unique_key, metadata, version)
-  SELECT $1::text, $2::jsonb, $3::text, $4::smallint, $5::int, d.due_at,
-         CASE WHEN d.due_at > now() THEN 'scheduled' ELSE 'available' END, $8::text, $9::jsonb, $10::int
-    FROM (SELECT coalesce($6::timestamptz, now() + coalesce($7::float8, 0) * interval '1 millisecond') AS due_at) d
+  SELECT ${param('name')}, ${param('args')}, ${param('queue')}, ${param('priority')}, ${param('max_attempts')}, d.due_at,
+         CASE WHEN d.due_at > now() THEN 'scheduled' ELSE 'available' END, ${param('unique_key')}, ${param('metadata')},
+         ${param('version')}
+    FROM (SELECT coalesce(${param('run_at')}, now() + coalesce(${param('wait_ms')}, 0) * interval '1 millisecond') AS due_at) d
   RETURNING id, queue, state
 )
 SELECT 1 AS ord, NULL::text AS unique_key, state, id::text AS id${notified('inserted')}
   FROM inserted`;
   }
+  const once = INSERT_COLUMNS.filter((column) => shared && SHARED_COLUMNS.includes(column));
+  const perJob = INSERT_COLUMNS.filter((column) => !once.includes(column));
   const input = `
 WITH input AS MATERIALIZED (
   SELECT nextval('${schema}.jobs_id_seq'::regclass) AS id, r.*,
          CASE WHEN r.due_at > now() THEN 'scheduled' ELSE 'available' END AS state
-    FROM (SELECT u.*, coalesce(u.run_at, now() + coalesce(u.wait_ms, 0) * interval '1 millisecond') AS due_at
-            FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::smallint[], $5::int[], $6::timestamptz[],
-                        $7::float8[], $8::text[], $9::jsonb[], $10::int[])
-                 WITH ORDINALITY AS u(name, args, queue, priority, max_attempts, run_at, wait_ms, unique_key,
-                                      metadata, version, ord)) r
+    FROM (SELECT u.*,${once.map((column) => ` ${param(column)} AS ${column},`).join('')}
+                 coalesce(u.run_at, now() + coalesce(u.wait_ms, 0) * interval '1 millisecond') AS due_at
+            FROM unnest(${perJob.map((column) => param(column, true)).join(', ')})
+                 WITH ORDINALITY AS u(${perJob.join(', ')}, ord)) r
 )`;
   const insert = `
   INSERT INTO ${schema}.jobs (id, name, args, queue, priority, max_attempts, run_at, state, unique_key, metadata, version)
   SELECT id, name, args, queue, priority, max_attempts, due_at, state, unique_key, metadata, version
     FROM input`;
   if (shape === 'many') {
+    // One row, not one per job: reading thousands of result rows costs more than the insert.
     return `${input}, inserted AS (${insert}
 )
-SELECT ord::int, unique_key, state, id::text AS id${notified('input')}
-  FROM input
- ORDER BY ord`;
+SELECT string_agg(id::text, ',' ORDER BY ord) AS ids,
+       string_agg(CASE state WHEN 'available' THEN 'a' ELSE 's' END, '' ORDER BY ord) AS states${notified('input')}
+  FROM input`;
   }
   return `${input}, inserted AS (${insert}
    ORDER BY ord

@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { currentDefaultEnqueuer, setDefaultEnqueuer, type Enqueuer } from '../default-instance.js';
 import type { AnyJobDefinition, EnqueueResult, JobRequest } from '../definition.js';
-import { DEFAULT_ENQUEUE_CONFIG, toInputRow } from '../enqueue.js';
+import { DEFAULT_ENQUEUE_CONFIG, toInputRows, type InputRow } from '../enqueue.js';
 import { defaultLogger } from '../logger.js';
 import type { PerformMiddleware } from '../middleware.js';
 import type { JsonValue } from '../payload.js';
@@ -102,7 +102,7 @@ export class TestAdapter implements Enqueuer {
         });
         continue;
       }
-      const row = await toInputRow(request, DEFAULT_ENQUEUE_CONFIG);
+      const [row] = (await toInputRows([request], DEFAULT_ENQUEUE_CONFIG)) as [InputRow];
       const holder = row.unique_key === null ? undefined : this.#jobs.find((held) => held.uniqueKey === row.unique_key);
       let result: EnqueueResult;
       if (holder) {
