@@ -1,35 +1,15 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestSchema, waitFor, type TestSchema, idOf } from './support/schema.js';
-import {
-  createRunsTable,
-  fixtureJobs,
-  runCli,
-  startWorkerProcess,
-  type CliProcess,
-  type CliResult,
-} from './support/processes.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { waitFor, type TestSchema, idOf } from './support/schema.js';
+import { fixtureJobs, runCli, useProcessTestSchema, type CliResult } from './support/processes.js';
 
 const { record, sleepy } = await fixtureJobs();
 
-let t: TestSchema;
-const processes: CliProcess[] = [];
-beforeAll(async () => {
-  t = await createTestSchema();
-  await createRunsTable(t);
-});
-beforeEach(async () => {
-  // One worker process per test at most, so that a test's jobs run where it looks for them.
-  await Promise.all(
-    processes.splice(0).map((p) => {
-      p.child.kill('SIGKILL');
-      return p.exited;
-    }),
-  );
+const file = useProcessTestSchema(async (t) => {
   await t.pool.query(`DELETE FROM "${t.schema}".jobs; DELETE FROM "${t.schema}".queues`);
 });
-afterAll(async () => {
-  for (const p of processes) p.child.kill('SIGKILL');
-  await t.drop();
+let t: TestSchema;
+beforeAll(() => {
+  t = file.t;
 });
 
 /** `skiplock <args> --schema <test schema>` against the test database. */
@@ -128,12 +108,12 @@ describe('skiplock jobs', () => {
   });
 
   it('cancels a job running in another process within a second', async () => {
-    processes.push(await startWorkerProcess(t));
+    await file.startWorker();
     const id = idOf(await sleepy.performLater({ ms: 60_000 }));
     await waitFor(async () => (await state(id)) === 'running' && (await runsOf(id)) === 1, { what: 'running' });
     const result = await cli('jobs', 'cancel', id);
     expect(result.code).toBe(0);
-    expect({ stdout: result.stdout, worker: processes[0]?.output() }).toMatchObject({
+    expect({ stdout: result.stdout, worker: file.processes[0]?.output() }).toMatchObject({
       stdout: expect.stringMatching(new RegExp(`^job ${id}: running; its worker was told to cancel it`)) as string,
     });
     await waitFor(async () => (await state(id)) === 'cancelled', { intervalMs: 10, what: 'cancelled' });
@@ -181,7 +161,7 @@ describe('skiplock jobs', () => {
 
 describe('skiplock queues, stats, workers, prune', () => {
   it('pauses and resumes a queue that a worker process serves', async () => {
-    processes.push(await startWorkerProcess(t));
+    await file.startWorker();
     expect(await cli('queues', 'pause', 'fixture')).toMatchObject({ code: 0, stdout: 'queue fixture: paused\n' });
     const id = idOf(await record.performLater({ n: 4 }));
     await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -207,8 +187,7 @@ describe('skiplock queues, stats, workers, prune', () => {
   });
 
   it('a worker writes JSON log lines when its output is not a terminal, job lines with job fields', async () => {
-    const p = await startWorkerProcess(t);
-    processes.push(p);
+    const p = await file.startWorker();
     const id = idOf(await sleepy.performLater({ ms: 60_000 }));
     await waitFor(async () => (await state(id)) === 'running', { what: 'running' });
     await t.skiplock.admin.cancelJob(id);
@@ -229,8 +208,7 @@ describe('skiplock queues, stats, workers, prune', () => {
   });
 
   it('lists live workers', async () => {
-    const p = await startWorkerProcess(t);
-    processes.push(p);
+    const p = await file.startWorker();
     const workers = JSON.parse((await cli('workers', '--json')).stdout) as Array<{ pid: number; queues: string[] }>;
     expect(workers).toContainEqual(expect.objectContaining({ pid: p.child.pid, queues: ['fixture'] }));
     expect((await cli('workers')).stdout).toMatch(new RegExp(`\\s${p.child.pid}\\s+fixture\\s+0\\s`));

@@ -8,32 +8,21 @@ import { join } from 'node:path';
 import { startEmbeddedPostgres, type RunningPostgres } from '@skiplock/cli';
 import pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkOracle, enqueueWithRollback, resetJobs } from './support/oracle.js';
-import { createRunsTable, fixtureJobs, startWorkerProcess, type CliProcess } from './support/processes.js';
+import { createRunsTable, fixtureJobs, useProcessTestSchema } from './support/processes.js';
 import { createTestSchema, testPool, waitFor, type TestSchema } from './support/schema.js';
 
 const { record, sleepy, dieAfterReturn, poison, hang } = await fixtureJobs();
 
+const file = useProcessTestSchema(resetJobs);
+const { processes, startWorker: worker } = file;
 let t: TestSchema;
-const processes: CliProcess[] = [];
-beforeAll(async () => {
-  t = await createTestSchema();
-  await createRunsTable(t);
+beforeAll(() => {
+  t = file.t;
 });
-afterEach(async () => {
-  for (const p of processes.splice(0)) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  await resetJobs(t);
-});
-afterAll(() => t.drop());
 
 const APP = () => `skiplock-${t.schema}`;
-
-async function worker(extra: string[] = [], schema = t): Promise<CliProcess> {
-  const p = await startWorkerProcess(schema, extra);
-  processes.push(p);
-  return p;
-}
 
 async function value<T>(sql: string, params: unknown[] = [], on = t): Promise<T> {
   const { rows } = await on.pool.query(sql.replaceAll('$s', `"${on.schema}"`), params);

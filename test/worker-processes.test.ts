@@ -1,33 +1,23 @@
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestSchema, waitFor, type TestSchema } from './support/schema.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { waitFor, type TestSchema } from './support/schema.js';
 import {
-  createRunsTable,
   FIXTURE_JOBS as JOBS,
   fixtureJobs,
   spawnCli,
-  startWorkerProcess,
+  useProcessTestSchema,
   type CliProcess,
 } from './support/processes.js';
 
 const { record, sleepy } = await fixtureJobs();
 
+const file = useProcessTestSchema();
 let t: TestSchema;
-const running: CliProcess[] = [];
-beforeAll(async () => {
-  t = await createTestSchema();
-  await createRunsTable(t);
-});
-afterAll(async () => {
-  for (const p of running) p.child.kill('SIGKILL');
-  await t.drop();
+beforeAll(() => {
+  t = file.t;
 });
 
-async function worker(extra: string[] = []): Promise<CliProcess> {
-  const p = await startWorkerProcess(t, ['--concurrency', '20', ...extra]);
-  running.push(p);
-  return p;
-}
+const worker = (extra: string[] = []): Promise<CliProcess> => file.startWorker(['--concurrency', '20', ...extra]);
 
 async function count(sql: string): Promise<number> {
   const { rows } = await t.pool.query<{ n: number }>(sql.replaceAll('$s', `"${t.schema}"`));

@@ -1,7 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { JobDefinition } from 'skiplock';
-import { waitFor, type TestSchema } from './schema.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { createTestSchema, waitFor, type TestSchema } from './schema.js';
 
 /** The built CLI entry point. */
 export const CLI = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
@@ -71,9 +72,9 @@ export async function createRunsTable(t: TestSchema): Promise<void> {
 }
 
 /** Starts `skiplock worker` on the fixture jobs in `t`'s schema and waits until it is running. */
-export async function startWorkerProcess(t: TestSchema, extra: string[] = [], url = t.url): Promise<CliProcess> {
+export async function startWorkerProcess(t: TestSchema, extra: string[] = []): Promise<CliProcess> {
   const p = spawnCli(['worker', '--jobs', FIXTURE_JOBS, '--schema', t.schema, ...extra], {
-    DATABASE_URL: url,
+    DATABASE_URL: t.url,
     FIXTURE_SCHEMA: t.schema,
   });
   await waitFor(async () => p.output().includes('worker started') || (p.child.exitCode !== null && 'exited'), {
@@ -82,4 +83,47 @@ export async function startWorkerProcess(t: TestSchema, extra: string[] = [], ur
     if (state === 'exited') throw new Error(`worker exited at start:\n${p.output()}`);
   });
   return p;
+}
+
+/** A test file whose tests run worker processes against its own schema. */
+export interface ProcessTestFile {
+  /** The schema, with the `runs` table the fixture jobs write (ready from the first test on). */
+  readonly t: TestSchema;
+  /** The worker processes the current test started; those still alive are killed when it ends. */
+  readonly processes: CliProcess[];
+  /** Starts a worker process on the fixture jobs in `schema` (the file's unless told) for this test. */
+  readonly startWorker: (extra?: string[], schema?: TestSchema) => Promise<CliProcess>;
+}
+
+/**
+ * Registers the hooks of a test file that spawns worker processes: a fresh schema with a `runs`
+ * table before its tests, dropped after them; after each test, its processes still alive killed
+ * (SIGKILL, awaited), then `reset` run on the schema.
+ */
+export function useProcessTestSchema(reset?: (t: TestSchema) => Promise<void>): ProcessTestFile {
+  let schema: TestSchema | undefined;
+  const file: ProcessTestFile = {
+    get t() {
+      if (!schema) throw new Error('the test schema is created in beforeAll; use it inside tests and hooks');
+      return schema;
+    },
+    processes: [],
+    startWorker: async (extra = [], on = file.t) => {
+      const p = await startWorkerProcess(on, extra);
+      file.processes.push(p);
+      return p;
+    },
+  };
+  beforeAll(async () => {
+    schema = await createTestSchema();
+    await createRunsTable(schema);
+  });
+  afterEach(async () => {
+    const alive = file.processes.splice(0).filter((p) => p.child.exitCode === null && p.child.signalCode === null);
+    for (const p of alive) p.child.kill('SIGKILL');
+    await Promise.all(alive.map((p) => p.exited));
+    await reset?.(file.t);
+  });
+  afterAll(() => schema?.drop());
+  return file;
 }
