@@ -59,10 +59,18 @@ async function handlerArgs(definition: AnyJobDefinition, row: ClaimedRow): Promi
   return validateArgs({ job: definition, args: input });
 }
 
+/** What a job's context and log lines are made of. */
+type JobIdentity = Pick<ClaimedRow, 'id' | 'name' | 'queue' | 'attempt' | 'max_attempts' | 'metadata'>;
+
+/** The fields every log line about the job carries. */
+function logBindings(row: JobIdentity): Record<string, unknown> {
+  return { jobId: row.id, name: row.name, queue: row.queue, attempt: row.attempt };
+}
+
 /** The context a handler of `row` receives. */
-export function jobContext(
+function jobContext(
   definition: AnyJobDefinition,
-  row: ClaimedRow,
+  row: JobIdentity,
   parts: { readonly logger: Logger; readonly signal: AbortSignal },
   db: JobDatabase,
 ): JobContext {
@@ -126,8 +134,24 @@ class JobParts {
   }
 }
 
+/**
+ * Runs `afterDiscard` for a job given up outside an attempt (its last one lost its lease), with the
+ * context its handler had, its signal aborted by `error`.
+ */
+export function afterDiscardOutsideAttempt(
+  definition: AnyJobDefinition,
+  row: JobIdentity & Pick<ClaimedRow, 'args'>,
+  error: Error,
+  logger: Logger,
+  db: JobDatabase,
+): Promise<void> {
+  const parts = new JobParts(logger, logBindings(row));
+  parts.abort(error);
+  return runAfterDiscard(definition, row.args, error, jobContext(definition, row, parts, db));
+}
+
 /** Calls the definition's `afterDiscard`; its failure is logged, never thrown. */
-export async function runAfterDiscard(
+async function runAfterDiscard(
   definition: AnyJobDefinition,
   args: unknown,
   error: unknown,
@@ -193,7 +217,7 @@ const FAILURE_LOG: Record<Outcome['state'], ['error' | 'warn' | 'info', string]>
  * the handler throws (including non-Errors) becomes a failed attempt.
  */
 export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: ExecutorContext): Execution {
-  const bindings = { jobId: row.id, name: row.name, queue: row.queue, attempt: row.attempt };
+  const bindings = logBindings(row);
   const parts = new JobParts(context.logger, definition.logArgs ? { ...bindings, args: row.args } : bindings);
   const ctx = jobContext(definition, row, parts, context.db);
   const { telemetry } = context;

@@ -20,7 +20,7 @@ import { deregisterWorkerSql, forgetDeadWorkersSql } from '../sql/workers.js';
 import type { DepthRow, Telemetry } from '../telemetry.js';
 import { Completer } from './completer.js';
 import { settlesWithin } from './deadline.js';
-import { execute, jobContext, runAfterDiscard, type Execution } from './executor.js';
+import { afterDiscardOutsideAttempt, execute, type Execution } from './executor.js';
 import { every } from './maintenance.js';
 import { Notifier } from './notifier.js';
 import { withClient } from '../pool-client.js';
@@ -450,11 +450,8 @@ export class Worker {
   #afterRescueDiscard(row: RescuedRow): void {
     const definition = this.#definitions.get(row.name);
     if (!definition?.hooks.afterDiscard) return;
-    const claimed = { ...row, priority: 0, run_at: new Date(), lag_ms: 0 } as ClaimedRow;
-    const logger = this.#logger.child({ jobId: row.id, name: row.name, queue: row.queue, attempt: row.attempt });
-    const ctx = jobContext(definition, claimed, { logger, signal: AbortSignal.abort() }, this.#env.db);
     const error = new Error(`lease expired on worker ${row.locked_by ?? 'unknown'}`);
     error.name = 'LeaseExpired';
-    void runAfterDiscard(definition, row.args, error, ctx);
+    void afterDiscardOutsideAttempt(definition, row, error, this.#logger, this.#env.db);
   }
 }
