@@ -20,7 +20,7 @@ import { deregisterWorkerSql, forgetDeadWorkersSql } from '../sql/workers.js';
 import type { DepthRow, Telemetry } from '../telemetry.js';
 import { Completer } from './completer.js';
 import { settlesWithin } from './deadline.js';
-import { afterDiscardOutsideAttempt, execute, type Execution } from './executor.js';
+import { afterDiscardOutsideAttempt, execute, type Execution, type ExecutorContext } from './executor.js';
 import { every } from './maintenance.js';
 import { Notifier } from './notifier.js';
 import { withClient } from '../pool-client.js';
@@ -107,14 +107,14 @@ export class Worker {
   /** Null when this worker does not prune. */
   readonly #pruneMs: number | null;
   readonly #stopPruning = new AbortController();
-  readonly #jobTimeoutMs: number | undefined;
   readonly #logger: Logger;
   readonly #completer: Completer;
   readonly #notifier: Notifier;
   readonly #wakeup = new Wakeup();
   readonly #running = new Map<string, Execution>();
   readonly #claimSql: string;
-  readonly #finishSql: string;
+  /** What every job this worker runs is executed with. */
+  readonly #executorContext: ExecutorContext;
   readonly #heartbeatSql: string;
   #lastClaimFull = false;
   /** True while the fetch loop waits for the completer to catch up. */
@@ -165,11 +165,19 @@ export class Worker {
         : toMs(options.rescueInterval, 'rescueInterval');
     this.#pruneMs = options.prune === false ? null : toMs(options.pruneInterval ?? '1m', 'pruneInterval');
     for (const [name, job] of this.#definitions) this.#leases.set(name, job.leaseMs ?? this.#leaseMs);
-    this.#jobTimeoutMs = options.jobTimeout === undefined ? undefined : toMs(options.jobTimeout, 'jobTimeout');
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#logger = env.logger.child({ worker: this.id });
     this.#claimSql = claimSql(env.quotedSchema, this.#queues.length);
-    this.#finishSql = finishSql(env.quotedSchema);
+    this.#executorContext = {
+      workerId: this.id,
+      logger: this.#logger,
+      defaultTimeoutMs: options.jobTimeout === undefined ? undefined : toMs(options.jobTimeout, 'jobTimeout'),
+      telemetry: env.telemetry,
+      middleware: env.middleware,
+      db: env.db,
+      transaction: env.transaction,
+      finishSql: finishSql(env.quotedSchema),
+    };
     this.#heartbeatSql = heartbeatSql(env.quotedSchema);
     this.#completer = new Completer(env.pool, env.quotedSchema, this.id, this.#logger, {
       maxBatch: options.completionBatchSize ?? 100,
@@ -343,16 +351,7 @@ export class Worker {
       return;
     }
     const definition = this.#definitions.get(row.name) as AnyJobDefinition;
-    const execution = execute(definition, row, {
-      workerId: this.id,
-      logger: this.#logger,
-      defaultTimeoutMs: this.#jobTimeoutMs,
-      telemetry: this.#env.telemetry,
-      middleware: this.#env.middleware,
-      db: this.#env.db,
-      transaction: this.#env.transaction,
-      finishSql: this.#finishSql,
-    });
+    const execution = execute(definition, row, this.#executorContext);
     this.#running.set(row.id, execution);
     void execution.outcome.then((outcome) => {
       // Absent when shutdown already put the job back.
