@@ -6,8 +6,8 @@ export interface ClaimedRow {
   args: Record<string, unknown>;
   attempt: number;
   max_attempts: number;
-  priority: number;
-  run_at: Date;
+  /** Its place in the claim's order (priority, run_at, id), from 1. */
+  ord: number;
   metadata: Record<string, never>;
   /** How long the job had been due when it was claimed, in ms (Postgres clock). */
   lag_ms: number;
@@ -47,7 +47,8 @@ export function claimSql(schema: string, queueCount: number, due = 'now()'): str
   ]).flat();
   return `
 WITH picked AS MATERIALIZED (
-  SELECT id FROM (${branches.join('\n    UNION ALL')}) merged
+  SELECT id, row_number() OVER (ORDER BY priority, run_at, id)::int AS ord
+    FROM (${branches.join('\n    UNION ALL')}) merged
    ORDER BY priority, run_at, id
    LIMIT $2
 )
@@ -59,6 +60,6 @@ UPDATE ${schema}.jobs j
        lease_expires_at = now() + ($4::float8[])[array_position($1::text[], j.name)] * interval '1 millisecond'
   FROM picked
  WHERE j.id = picked.id
-RETURNING j.id::text AS id, j.name, j.queue, j.args, j.attempt, j.max_attempts, j.priority, j.run_at, j.metadata, j.version,
+RETURNING j.id::text AS id, j.name, j.queue, j.args, j.attempt, j.max_attempts, picked.ord, j.metadata, j.version,
           (extract(epoch from (now() - j.run_at)) * 1000)::float8 AS lag_ms`;
 }

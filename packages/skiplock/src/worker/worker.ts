@@ -337,11 +337,8 @@ export class Worker {
       text: this.#claimSql,
       values: [[...this.#leases.keys()], limit, this.id, [...this.#leases.values()], ...this.#queues],
     });
-    // Start in claim order: priority, then run_at, then id.
-    return result.rows.sort(
-      (a, b) =>
-        a.priority - b.priority || a.run_at.getTime() - b.run_at.getTime() || Number(BigInt(a.id) - BigInt(b.id)),
-    );
+    // Start in claim order: priority, then run_at, then id (RETURNING keeps no order).
+    return result.rows.sort((a, b) => a.ord - b.ord);
   }
 
   #run(row: ClaimedRow): void {
