@@ -66,8 +66,8 @@ export const DEFAULT_ENQUEUE_CONFIG: EnqueueConfig = enqueueConfig(
   new Telemetry(),
 );
 
-/** What a `many` insert returns: the ids, comma-separated, and a letter per job, `a`/`s` (its state). */
-interface ManyInserted {
+/** What a `one` or `many` insert returns: the ids, comma-separated, and a letter per job, `a`/`s` (its state). */
+interface BatchInserted {
   ids: string;
   states: string;
 }
@@ -278,8 +278,10 @@ async function insertRows(
   const statement = config.inserts[variantKey({ shape, shared, notify })] as Statement;
   const values = shape === 'one' ? INSERT_COLUMNS.map((column) => first[column]) : columns(rows, first, shared);
   const params = notify ? [...values, config.channel, extra] : values;
-  if (shape === 'many') {
-    const [{ ids, states }] = (await db.query<ManyInserted>(statement.text, params, statement.name)) as [ManyInserted];
+  if (shape !== 'unique') {
+    const [{ ids, states }] = (await db.query<BatchInserted>(statement.text, params, statement.name)) as [
+      BatchInserted,
+    ];
     const idList = ids.split(',');
     return requests.map((request, index) =>
       enqueued(config, request, idList[index] as string, states[index] === 's' ? 'scheduled' : 'available'),
