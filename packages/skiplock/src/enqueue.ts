@@ -210,8 +210,10 @@ export async function enqueueRequests(
 ): Promise<EnqueueResult[]> {
   const kept: JobRequest[] = [];
   const skipped = new Set<number>();
+  // Hooks are awaited only where defined: an `await` per job of a 10,000-job batch is not free.
   for (const [index, request] of requests.entries()) {
-    if ((await request.job.hooks.beforeEnqueue?.(request.args, request.options)) === false) skipped.add(index);
+    const { beforeEnqueue } = request.job.hooks;
+    if (beforeEnqueue && (await beforeEnqueue(request.args, request.options)) === false) skipped.add(index);
     else kept.push(request);
   }
   const inserted = await insertAndWake(db, config, kept, waker);
@@ -221,7 +223,8 @@ export async function enqueueRequests(
     return inserted[next++] as EnqueueResult;
   });
   for (const [index, request] of requests.entries()) {
-    if (!skipped.has(index)) await request.job.hooks.afterEnqueue?.(request.args, results[index] as EnqueueResult);
+    const { afterEnqueue } = request.job.hooks;
+    if (afterEnqueue && !skipped.has(index)) await afterEnqueue(request.args, results[index] as EnqueueResult);
   }
   return results;
 }
