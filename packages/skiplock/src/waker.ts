@@ -26,8 +26,8 @@ const QUIET_MS = 2;
  * start after that carries them in its own notifying statement, or, if none starts within 2 ms more
  * (20 ms while a notifying statement is still in flight), one `pg_notify` statement does. An
  * occasional enqueue therefore notifies in its own insert (one round trip, like a NOTIFY trigger),
- * a stream of enqueues about once per 2 ms; no committed job waits for its wake-up more than 20 ms
- * plus a round trip.
+ * a stream of enqueues about once per 2 ms; no committed job waits for its wake-up more than about
+ * 25 ms plus the carrying statement (a bulk insert that carries it commits first).
  * Enqueues in a caller's transaction do not come here: they notify in that transaction, whose
  * commit is the only moment anyone may be woken.
  */
@@ -115,11 +115,14 @@ export class Waker {
       const queues = [...this.#pending];
       this.#pending.clear();
       try {
+        this.#notifying = true;
         await this.#pool.query({ name: this.#name, text: NOTIFY_QUEUES_SQL, values: [this.#channel, queues] });
         this.#quietUntil = performance.now() + QUIET_MS;
       } catch (error) {
         // Workers still poll: the jobs run, a poll interval later.
         this.#logger.warn({ err: error, queues }, 'could not notify the workers; they will find the jobs by polling');
+      } finally {
+        this.#notifying = false;
       }
     }
   }
