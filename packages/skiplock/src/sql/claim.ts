@@ -48,9 +48,9 @@ export function claimSql(schema: string, queueCount: number, due = 'now()'): str
   return `
 WITH picked AS MATERIALIZED (
   SELECT id, row_number() OVER (ORDER BY priority, run_at, id)::int AS ord
-    FROM (${branches.join('\n    UNION ALL')}) merged
-   ORDER BY priority, run_at, id
-   LIMIT $2
+    FROM (SELECT * FROM (${branches.join('\n    UNION ALL')}) merged
+           ORDER BY priority, run_at, id
+           LIMIT $2) best
 )
 UPDATE ${schema}.jobs j
    SET state = 'running',

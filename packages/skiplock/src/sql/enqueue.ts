@@ -2,7 +2,8 @@
 export interface InsertVariant {
   /**
    * `one`: a single job without a unique key, from scalar parameters. `many`: jobs without unique
-   * keys, from arrays. `unique`: some job has a unique key: ON CONFLICT, and duplicates reported.
+   * keys, from arrays (and scalars, see `shared`). `unique`: some job has a unique key: ON
+   * CONFLICT, and duplicates reported.
    */
   shape: 'one' | 'many' | 'unique';
   /**
@@ -35,7 +36,7 @@ const COLUMN_TYPES = {
 /** An insert's input column. */
 export type InsertColumn = keyof typeof COLUMN_TYPES;
 
-/** The columns an insert reads, in parameter order (`$1 … $10`): arrays, or one job's values. */
+/** {@link COLUMN_TYPES}' columns in parameter order: `$1` is `name`, `$10` is `version`. */
 export const INSERT_COLUMNS = Object.keys(COLUMN_TYPES) as InsertColumn[];
 
 /** The columns a batch of one kind of job usually agrees on (see {@link InsertVariant.shared}). */
@@ -59,10 +60,11 @@ function param(column: InsertColumn, array = false): string {
  * with `notify`, `$11` is the channel and `$12` more queues to notify (their jobs committed earlier,
  * see `Waker`). Shapes `one` and `many` return one row: `ids`, the jobs' ids in order,
  * comma-separated, and `states`, a letter per job (`a` available, `s` scheduled); `unique` returns
- * per job, in order, its ordinal, unique key, state and id (null state: a duplicate). Ids are drawn up front (`input` is materialized once) so that each input row can be
- * matched to its outcome by its ordinal: inserted, or a duplicate of the unfinished job holding its
- * unique key. Without unique keys there is no conflict to handle and every row is inserted as is
- * (no speculative insertion).
+ * per job, in order, its ordinal, unique key, state and id (null state: a duplicate). A batch draws
+ * its ids up front (`input` is materialized once) so that each input row is matched to its outcome
+ * by its ordinal: inserted, or a duplicate of the unfinished job holding its unique key. Without
+ * unique keys there is no conflict to handle and every row is inserted as is (no speculative
+ * insertion).
  */
 export function insertJobsSql(schema: string, { shape, shared, notify }: InsertVariant): string {
   // A one-time filter (always true) around an uncorrelated subquery: evaluated once per statement,

@@ -62,9 +62,13 @@ async function handlerArgs(definition: AnyJobDefinition, row: ClaimedRow): Promi
 /** What a job's context and log lines are made of. */
 type JobIdentity = Pick<ClaimedRow, 'id' | 'name' | 'queue' | 'attempt' | 'max_attempts' | 'metadata'>;
 
-/** The fields every log line about the job carries. */
-function logBindings(row: JobIdentity): Record<string, unknown> {
-  return { jobId: row.id, name: row.name, queue: row.queue, attempt: row.attempt };
+/** The fields every log line about the job carries (its arguments too, if its definition says so). */
+function logBindings(
+  definition: AnyJobDefinition,
+  row: JobIdentity & Pick<ClaimedRow, 'args'>,
+): Record<string, unknown> {
+  const bindings = { jobId: row.id, name: row.name, queue: row.queue, attempt: row.attempt };
+  return definition.logArgs ? { ...bindings, args: row.args } : bindings;
 }
 
 /** The context a handler of `row` receives. */
@@ -145,7 +149,7 @@ export function afterDiscardOutsideAttempt(
   logger: Logger,
   db: JobDatabase,
 ): Promise<void> {
-  const parts = new JobParts(logger, logBindings(row));
+  const parts = new JobParts(logger, logBindings(definition, row));
   parts.abort(error);
   return runAfterDiscard(definition, row.args, error, jobContext(definition, row, parts, db));
 }
@@ -217,8 +221,7 @@ const FAILURE_LOG: Record<Outcome['state'], ['error' | 'warn' | 'info', string]>
  * the handler throws (including non-Errors) becomes a failed attempt.
  */
 export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: ExecutorContext): Execution {
-  const bindings = logBindings(row);
-  const parts = new JobParts(context.logger, definition.logArgs ? { ...bindings, args: row.args } : bindings);
+  const parts = new JobParts(context.logger, logBindings(definition, row));
   const ctx = jobContext(definition, row, parts, context.db);
   const { telemetry } = context;
   const span = telemetry.startPerform(row);
