@@ -166,3 +166,38 @@ describe(`a jobs table with ${FINISHED.toLocaleString('en')} finished rows`, () 
     expect(written).not.toMatch(/jobs_lease_idx|"Seq Scan"/);
   });
 });
+
+describe('a backlog of 50,000 available jobs, analyzed', () => {
+  const backlog = `${schema}_backlog`;
+  let instance: Skiplock;
+
+  beforeAll(async () => {
+    instance = new Skiplock({ pool, schema: backlog, logger: pino({ level: 'silent' }), default: false });
+    await instance.migrate();
+    await pool.query(
+      `INSERT INTO "${backlog}".jobs (name, queue, args) SELECT 'job.backlog', 'backlog', jsonb_build_object('i', i)
+         FROM generate_series(1, 50000) AS i`,
+    );
+    await pool.query(`VACUUM ANALYZE "${backlog}".jobs`);
+  }, 120_000);
+
+  afterAll(async () => {
+    await pool?.query(`DROP SCHEMA IF EXISTS "${backlog}" CASCADE`);
+  });
+
+  // A join of the picked rows with the table is planned, at this size, as a hash of the whole table.
+  it('claims a batch of 500 by primary key, without scanning the table', async () => {
+    let ran = 0;
+    const job = defineJob({ name: 'job.backlog', queue: 'backlog', perform: () => void (ran += 1) });
+    sent.length = 0;
+    const worker = instance.worker({ jobs: [job], prune: false, concurrency: 500 });
+    await worker.start();
+    await waitFor(async () => ran >= 500, { what: 'a batch of claims' });
+    await worker.stop();
+    const claim = sent.find((statement) => statement.text.includes("SET state = 'running'"));
+    expect(claim?.values[1]).toBe(500);
+    const json = await plan(claim as Statement);
+    expect(json).not.toMatch(/"Node Type":"Seq Scan"[^}]*"Relation Name":"jobs"/);
+    expect(json).toMatch(/jobs_pkey/);
+  });
+});

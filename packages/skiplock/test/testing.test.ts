@@ -120,13 +120,14 @@ describe('database helpers, inside a rolled-back transaction', () => {
       });
       await t.skiplock.performAllLater(client, [
         nested.with({ email: 'linus@example.com' }),
-        flaky.with({ n: 1 }),
+        flaky.with({ n: 1 }, { priority: -1 }),
         later.with({ n: 1 }, { wait: '1h' }),
       ]);
       const first = await drain(client, { schema: t.schema });
+      // In the order a worker claims them: priority first, then run_at.
       expect(first.runs.map((run) => [run.name, run.state])).toEqual([
-        ['testing.signup-in-tx', 'completed'],
         ['testing.flaky', 'discarded'],
+        ['testing.signup-in-tx', 'completed'],
         ['testing.welcome', 'completed'],
       ]);
       expect(sent).toEqual(['linus@example.com:free']);

@@ -6,8 +6,7 @@ export interface ClaimedRow {
   args: Record<string, unknown>;
   attempt: number;
   max_attempts: number;
-  /** Its place in the claim's order (priority, run_at, id), from 1. */
-  ord: number;
+  priority: number;
   metadata: Record<string, never>;
   /** How long the job had been due when it was claimed, in ms (Postgres clock). */
   lag_ms: number;
@@ -27,6 +26,13 @@ export interface ClaimedRow {
  * are literals so the partial indexes match. A paused queue's branches are cut off by a one-time
  * check of `queues`, before they read any job. `due` is what "now" is for run_at (test helpers pass
  * a parameter to run jobs due later).
+ *
+ * The update finds the picked jobs by primary key, `id = ANY(ARRAY(…))`: the array is built once and
+ * each id looked up in the index. A join with the picked rows instead leaves the plan to estimates:
+ * on an analyzed table of some tens of thousands of rows the planner hashes the whole table (a
+ * sequential scan per claim, most of its time). RETURNING keeps no order; the claim's order is
+ * (priority, run_at, id), which the worker restores from `priority`, `lag_ms` (larger is earlier: one
+ * `now()` per statement) and `id`: see {@link byClaimOrder}.
  */
 export function claimSql(schema: string, queueCount: number, due = 'now()'): string {
   const branch = (param: number, states: string, order: string, alias: string) => `
@@ -46,20 +52,29 @@ export function claimSql(schema: string, queueCount: number, due = 'now()'): str
     branch(5 + i, `'scheduled', 'retryable'`, 'run_at, id', `scheduled${i}`),
   ]).flat();
   return `
-WITH picked AS MATERIALIZED (
-  SELECT id, row_number() OVER (ORDER BY priority, run_at, id)::int AS ord
-    FROM (SELECT * FROM (${branches.join('\n    UNION ALL')}) merged
-           ORDER BY priority, run_at, id
-           LIMIT $2) best
-)
 UPDATE ${schema}.jobs j
    SET state = 'running',
        attempt = j.attempt + 1,
        attempted_at = now(),
        locked_by = $3,
        lease_expires_at = now() + ($4::float8[])[array_position($1::text[], j.name)] * interval '1 millisecond'
-  FROM picked
- WHERE j.id = picked.id
-RETURNING j.id::text AS id, j.name, j.queue, j.args, j.attempt, j.max_attempts, picked.ord, j.metadata, j.version,
+ WHERE j.id = ANY(ARRAY(
+         SELECT id FROM (${branches.join('\n    UNION ALL')}) merged
+          ORDER BY priority, run_at, id
+          LIMIT $2))
+RETURNING j.id::text AS id, j.name, j.queue, j.args, j.attempt, j.max_attempts, j.priority, j.metadata, j.version,
           (extract(epoch from (now() - j.run_at)) * 1000)::float8 AS lag_ms`;
+}
+
+/**
+ * Sorts claimed rows into the claim's order, (priority, run_at, id): in one statement a larger
+ * `lag_ms` is an earlier `run_at`; ids are compared as numbers (shorter is smaller).
+ */
+export function byClaimOrder(a: ClaimedRow, b: ClaimedRow): number {
+  return (
+    a.priority - b.priority ||
+    b.lag_ms - a.lag_ms ||
+    a.id.length - b.id.length ||
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  );
 }

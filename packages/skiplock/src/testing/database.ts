@@ -4,7 +4,7 @@ import { toQueryable, type Database, type Queryable } from '../db.js';
 import { definitionNamed, type AnyJobDefinition, type JobWithInput } from '../definition.js';
 import { quoteSchema } from '../identifiers.js';
 import type { JsonValue } from '../payload.js';
-import { claimSql, type ClaimedRow } from '../sql/claim.js';
+import { byClaimOrder, claimSql, type ClaimedRow } from '../sql/claim.js';
 import { finishSql, finishValues } from '../sql/finish.js';
 import { Telemetry } from '../telemetry.js';
 import { execute } from '../worker/executor.js';
@@ -135,7 +135,8 @@ async function dueQueues(q: Queryable, schema: string, names: string[], options:
 /**
  * Runs the due jobs in the database through the real pipeline (claim, validation, hooks,
  * middleware-free handler run, recorded outcome), in this process and on `db`, until none is due —
- * jobs that the handlers enqueue included. Inside a test's transaction everything it does rolls
+ * jobs that the handlers enqueue included — one at a time, in the order a worker claims them
+ * (priority, then run_at, then id). Inside a test's transaction everything it does rolls
  * back with the test. Transactional jobs get `db` itself as `ctx.db`.
  */
 export async function drain(db: Database, options: DrainOptions = {}): Promise<DrainResult> {
@@ -168,7 +169,7 @@ export async function drain(db: Database, options: DrainOptions = {}): Promise<D
       options.at ?? null,
     ]);
     if (claimed.length === 0) break;
-    claimed.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
+    claimed.sort(byClaimOrder);
     for (const row of claimed) {
       const definition = (definitions.get(row.name) ?? definitionNamed(row.name)) as AnyJobDefinition;
       const outcome = await execute(definition, row, context).outcome;

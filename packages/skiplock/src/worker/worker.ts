@@ -12,7 +12,7 @@ import type { TransactionRunner } from '../transaction.js';
 import { ConfigError, JobCancelledError } from '../errors.js';
 import { isValidQueueName } from '../identifiers.js';
 import { infraBackoffMs } from '../infra-retry.js';
-import { claimSql, type ClaimedRow } from '../sql/claim.js';
+import { byClaimOrder, claimSql, type ClaimedRow } from '../sql/claim.js';
 import { byId, finishSql } from '../sql/finish.js';
 import { heartbeatSql, NOTIFY_QUEUES_SQL, rescueSql, TRY_MAINTENANCE_LOCK_SQL } from '../sql/lease.js';
 import { queueDepthSql } from '../sql/queue-depth.js';
@@ -338,7 +338,7 @@ export class Worker {
       values: [[...this.#leases.keys()], limit, this.id, [...this.#leases.values()], ...this.#queues],
     });
     // Start in claim order: priority, then run_at, then id (RETURNING keeps no order).
-    return result.rows.sort((a, b) => a.ord - b.ord);
+    return result.rows.sort(byClaimOrder);
   }
 
   #run(row: ClaimedRow): void {
