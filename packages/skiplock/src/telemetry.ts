@@ -153,8 +153,13 @@ export class Telemetry {
     );
   }
 
-  /** Runs `fn` with `span` active, so that spans the handler starts are its children. */
+  /**
+   * Runs `fn` with `span` active, so that spans the handler starts are its children. A span without
+   * a valid context (no tracer provider registered) has nothing to pass on: `fn` runs as it is,
+   * without a context per job.
+   */
   inSpan<T>(span: Span, fn: () => T): T {
+    if (!isSpanContextValid(span.spanContext())) return fn();
     return context.with(trace.setSpan(ROOT_CONTEXT, span), fn);
   }
 
