@@ -14,6 +14,7 @@ const ALL_MIGRATIONS = [
   '0004_claim_indexes',
   '0005_wakeup',
   '0006_queue_check',
+  '0007_text_domains',
 ];
 const admin = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
 const schemas: string[] = [];
@@ -113,6 +114,24 @@ describe('migrate', () => {
     for (const bad of ['', '-a', '.a', '_a', 'a b', "a';drop", 'é', 'x'.repeat(129)]) {
       expect({ bad, accepted: await accepts(bad) }).toEqual({ bad, accepted: false });
     }
+  });
+
+  it('rejects an unknown state and an empty job name from SQL, on insert and on update', async () => {
+    const schema = freshSchema();
+    await instance(schema).migrate();
+    const jobs = `"${schema}".jobs`;
+    const { rows } = await admin.query<{ id: string }>(`INSERT INTO ${jobs} (name) VALUES ('x') RETURNING id::text`);
+    const id = rows[0]?.id;
+    for (const [statement, values] of [
+      [`INSERT INTO ${jobs} (name, state) VALUES ('x', 'complete')`, []],
+      [`INSERT INTO ${jobs} (name) VALUES ('')`, []],
+      [`UPDATE ${jobs} SET state = 'done' WHERE id = $1`, [id]],
+      [`UPDATE ${jobs} SET name = '' WHERE id = $1`, [id]],
+    ] as const) {
+      await expect(admin.query(statement, [...values])).rejects.toMatchObject({ code: '23514' });
+    }
+    const kept = await admin.query(`SELECT name, state FROM ${jobs}`);
+    expect(kept.rows).toEqual([{ name: 'x', state: 'available' }]);
   });
 
   it('is idempotent, and replicas migrating at the same moment all succeed', async () => {
