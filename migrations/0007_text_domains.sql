@@ -9,9 +9,10 @@
 -- every reader (a domain over text reads as text); checks on jsonb and integer columns stay, since
 -- a client reads a domain over those as its own type, not as JSON or a number.
 --
--- Changing a column's type needs the views that read it dropped and created again: Skiplock's own
--- views are (their definitions are kept as they are). A view of yours on these columns makes this
--- migration fail, changing nothing; drop it, migrate, and create it again.
+-- The type change rewrites the table and rebuilds its indexes under an exclusive lock (see
+-- docs/operations.md). It needs the views that read these columns dropped and created again:
+-- Skiplock's own views are (their definitions kept as they are). A view of yours on these columns
+-- makes this migration fail, changing nothing; drop it, migrate, and create it again.
 CREATE DOMAIN job_name AS text CHECK (length(VALUE) BETWEEN 1 AND 200);
 CREATE DOMAIN queue_name AS text
   CHECK (length(VALUE) BETWEEN 1 AND 128 AND VALUE !~ '[^A-Za-z0-9_.:/-]' AND VALUE !~ '^[_.:/-]');
