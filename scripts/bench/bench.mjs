@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import pg from 'pg';
-import { parseArgs } from './lib/config.mjs';
+import { parseArgs, USAGE } from './lib/config.mjs';
 import { log } from './lib/runner.mjs';
 import { measurementTable, markdownTable, targetsTable } from './lib/table.mjs';
 import { checkTargets } from './lib/targets.mjs';
@@ -18,7 +18,19 @@ import { runS6 } from './scenarios/s6-large-table.mjs';
 /** @type {Record<string, (config: import('./lib/config.mjs').Config) => Promise<import('./lib/results.mjs').Measurement[]>>} */
 const SCENARIOS = { S1: runS1, S2: runS2, S3: runS3, S4: runS4, S5: runS5, S6: runS6 };
 
-const config = parseArgs(process.argv.slice(2));
+const argv = process.argv.slice(2);
+if (argv.includes('--help') || argv.includes('-h')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+/** @type {import('./lib/config.mjs').Config} */
+let config;
+try {
+  config = parseArgs(argv);
+} catch (error) {
+  process.stderr.write(`${/** @type {Error} */ (error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
 const startedAt = Date.now();
 const machine = await describeMachine(config.databaseUrl);
 

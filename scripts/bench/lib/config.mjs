@@ -2,6 +2,19 @@
 
 export const SCENARIOS = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
 
+export const USAGE = `Usage: pnpm bench [--quick | --tiny] [--only S1,S3] [--runs N]
+
+Runs issue 6's scenarios on Skiplock, graphile-worker, pg-boss and a raw SQL floor, systems
+alternating run by run, and prints a Markdown report; a full run of every scenario also writes
+scripts/bench/RESULTS.md. DATABASE_URL picks the database (postgres://postgres@127.0.0.1:5432/test).
+
+  --quick        smaller N, under 2 minutes (not comparable with a full run)
+  --tiny         CI's smoke test: a few jobs, one run
+  --only LIST    some scenarios, comma-separated (${SCENARIOS.join(', ')})
+  --runs N       runs per scenario (3; --tiny: 1)
+  -h, --help     this text
+`;
+
 /**
  * @typedef {{
  *   mode: 'full' | 'quick' | 'tiny', runs: number, only: string[], databaseUrl: string,
