@@ -6,6 +6,7 @@ export interface ClaimedRow {
   args: Record<string, unknown>;
   attempt: number;
   max_attempts: number;
+  /** Lower runs first: the first key of the claim's order. */
   priority: number;
   metadata: Record<string, never>;
   /** How long the job had been due when it was claimed, in ms (Postgres clock). */
