@@ -236,8 +236,7 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
     let outcome: Outcome;
     let args: unknown = row.args;
     try {
-      // Most jobs are stored at their definition's version and have no schema: nothing to await.
-      if (definition.schema || (row.version ?? 1) !== definition.version) args = await handlerArgs(definition, row);
+      args = await handlerArgs(definition, row);
       if (definition.transactional) {
         await context.transaction(async (db, queryable) => {
           await Promise.race([invokeHandler(definition, args, { ...ctx, db }, context.middleware), interrupted]);
