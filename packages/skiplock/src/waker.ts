@@ -80,28 +80,34 @@ export class Waker {
     // turns), never more.
     if (this.#pending.size === 0) return;
     if (this.#timer && !ticket.notify) return;
+    this.#arm(this.#notifying ? RIDER_WAIT_MS : this.#carryWaitMs());
+  }
+
+  /** The wait for an enqueue to carry owed wake-ups when none notifies: the quiet time left, and a moment. */
+  #carryWaitMs(): number {
+    return Math.max(0, this.#quietUntil - performance.now()) + CARRY_WAIT_MS;
+  }
+
+  /** Sends the owed wake-ups in `ms`, unless an enqueue carries them first. */
+  #arm(ms: number): void {
     clearTimeout(this.#timer);
-    const quiet = Math.max(0, this.#quietUntil - performance.now());
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined;
-        this.#startSending();
-      },
-      this.#notifying ? RIDER_WAIT_MS : quiet + CARRY_WAIT_MS,
-    );
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#startSending();
+    }, ms);
   }
 
   /** Resolves once every wake-up owed so far was sent (or failed). */
   async flush(): Promise<void> {
-    if (this.#timer) {
+    while (this.#pending.size > 0 || this.#sending) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
       this.#startSending();
+      await this.#sending;
     }
-    await this.#sending;
   }
 
-  /** Sends the owed wake-ups unless a send is under way (it sends those owed meanwhile too). */
+  /** Sends the owed wake-ups unless a send is under way. */
   #startSending(): void {
     if (this.#sending !== undefined || this.#pending.size === 0) return;
     this.#sending = this.#send().finally(() => {
@@ -109,21 +115,24 @@ export class Waker {
     });
   }
 
-  /** Sends what no enqueue carried within the moment (alongside a notifying enqueue, if one runs). */
+  /**
+   * Sends what no enqueue carried within the moment. Queues owed while it ran wait, like any, for
+   * the next enqueue past the quiet time to carry them: sending them at once would notify twice
+   * within the quiet time.
+   */
   async #send(): Promise<void> {
-    while (this.#pending.size > 0) {
-      const queues = [...this.#pending];
-      this.#pending.clear();
-      try {
-        this.#notifying = true;
-        await this.#pool.query({ name: this.#name, text: NOTIFY_QUEUES_SQL, values: [this.#channel, queues] });
-        this.#quietUntil = performance.now() + QUIET_MS;
-      } catch (error) {
-        // Workers still poll: the jobs run, a poll interval later.
-        this.#logger.warn({ err: error, queues }, 'could not notify the workers; they will find the jobs by polling');
-      } finally {
-        this.#notifying = false;
-      }
+    const queues = [...this.#pending];
+    this.#pending.clear();
+    this.#notifying = true;
+    try {
+      await this.#pool.query({ name: this.#name, text: NOTIFY_QUEUES_SQL, values: [this.#channel, queues] });
+      this.#quietUntil = performance.now() + QUIET_MS;
+    } catch (error) {
+      // Workers still poll: the jobs run, a poll interval later.
+      this.#logger.warn({ err: error, queues }, 'could not notify the workers; they will find the jobs by polling');
+    } finally {
+      this.#notifying = false;
     }
+    if (this.#pending.size > 0) this.#arm(this.#carryWaitMs());
   }
 }
