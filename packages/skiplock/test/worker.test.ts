@@ -505,6 +505,35 @@ describe('configuration', () => {
 });
 
 describe('graceful stop', () => {
+  it('a stop while both claim loops are inside a claim ends both, neither sleeps out its poll', async () => {
+    const held = defineJob({ name: 'held', queue: 'held', perform() {} });
+    const worker = await startWorker({ jobs: [held], pollInterval: '1h', concurrency: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // past the claims at start: both loops asleep
+    const locker = await t.pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE "${t.schema}".jobs IN EXCLUSIVE MODE`); // the claim's UPDATE waits
+      await t.pool.query(`SELECT pg_notify($1, 'held')`, [`${t.schema}.jobs`]);
+      await waitFor(
+        async () => {
+          const { rows } = await t.pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`,
+            [`"${t.schema}".jobs`],
+          );
+          return (rows[0] as { n: number }).n >= 2;
+        },
+        { what: 'both claims waiting on the lock' },
+      );
+      const stopped = worker.stop({ timeout: '5s' });
+      await locker.query('COMMIT');
+      const started = performance.now();
+      await stopped;
+      expect(performance.now() - started).toBeLessThan(5000);
+    } finally {
+      locker.release();
+    }
+  });
+
   it('lets running jobs finish, stops claiming, leaves the rest available', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));

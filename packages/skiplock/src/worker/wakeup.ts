@@ -4,6 +4,7 @@
  */
 export class Wakeup {
   #pending = false;
+  #closed = false;
   #waiters: Array<() => void> = [];
 
   /** Wakes the waiters now, or the next one to wait. */
@@ -17,8 +18,18 @@ export class Wakeup {
     for (const wake of woken) wake();
   }
 
-  /** Resolves on `notify()` or after `timeoutMs`, whichever comes first. */
+  /**
+   * Wakes every waiter, and every later `wait()` returns at once: a stopping worker's claim loops
+   * must not sleep, including one busy in a claim while the others were woken.
+   */
+  close(): void {
+    this.#closed = true;
+    this.notify();
+  }
+
+  /** Resolves on `notify()` or after `timeoutMs`, whichever comes first (at once after `close()`). */
   wait(timeoutMs: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     if (this.#pending) {
       this.#pending = false;
       return Promise.resolve();

@@ -287,7 +287,7 @@ export class Worker {
     }
     this.#state = 'stopping';
     clearTimeout(this.#slotTimer);
-    this.#wakeup.notify();
+    this.#wakeup.close();
     await this.#claimLoopsDone;
     if (this.#running.size > 0) {
       this.#logger.info({ running: this.#running.size, timeoutMs }, 'waiting for running jobs');
