@@ -13,6 +13,7 @@ import {
   type InsertVariant,
 } from './sql/enqueue.js';
 import { Telemetry, withTraceContext } from './telemetry.js';
+import type { InsertCoalescer } from './coalescer.js';
 import type { Waker, WakeTicket } from './waker.js';
 
 /** A prepared statement: its name (unique per schema and variant) and text. */
@@ -199,14 +200,15 @@ function queueOf(request: JobRequest): string {
 /**
  * Runs each request's `beforeEnqueue`, inserts those it did not skip in one round trip on `db`,
  * then runs `afterEnqueue`. Returns one result per request, in order; nothing is inserted when any
- * request is invalid. With a `waker` (an insert on Skiplock's own pool) the waker decides whether
- * this statement notifies; without one the insert notifies the workers in `db`'s transaction.
+ * request is invalid. With `onPool` (an insert on Skiplock's own pool) the rows go to its
+ * coalescer, and its waker decides whether the statement notifies; without it the insert notifies
+ * the workers in `db`'s transaction.
  */
 export async function enqueueRequests(
   db: Queryable,
   config: EnqueueConfig,
   requests: readonly JobRequest[],
-  waker?: Waker,
+  onPool?: InsertCoalescer,
 ): Promise<EnqueueResult[]> {
   const kept: JobRequest[] = [];
   const skipped = new Set<number>();
@@ -216,7 +218,7 @@ export async function enqueueRequests(
     if (beforeEnqueue && (await beforeEnqueue(request.args, request.options)) === false) skipped.add(index);
     else kept.push(request);
   }
-  const inserted = await insertAndWake(db, config, kept, waker);
+  const inserted = kept.length === 0 ? [] : await insertKept(db, config, kept, onPool);
   let next = 0;
   const results = requests.map((request, index): EnqueueResult => {
     if (skipped.has(index)) return { status: 'skipped', id: null, name: request.job.name, queue: queueOf(request) };
@@ -229,28 +231,41 @@ export async function enqueueRequests(
   return results;
 }
 
-/** Inserts `requests`, telling `waker` (if any) around the statement; see {@link Waker}. */
-async function insertAndWake(
+/** Validates `requests` and inserts them: in `db`'s transaction, or through the pool's coalescer. */
+async function insertKept(
   db: Queryable,
   config: EnqueueConfig,
   requests: readonly JobRequest[],
-  waker: Waker | undefined,
+  onPool: InsertCoalescer | undefined,
 ): Promise<EnqueueResult[]> {
-  if (requests.length === 0) return [];
   const rows = await toInputRows(requests, config);
   // In a caller's transaction: always notify, at its commit.
-  const ticket: WakeTicket = waker?.begin() ?? { notify: true, extra: [] };
+  return onPool ? onPool.insert(requests, rows) : insertRows(db, config, requests, rows, { notify: true, extra: [] });
+}
+
+/**
+ * Inserts validated rows on the pool in one statement, telling `waker` around it; see
+ * {@link Waker}.
+ */
+export async function insertAndWake(
+  db: Queryable,
+  config: EnqueueConfig,
+  requests: readonly JobRequest[],
+  rows: readonly InputRow[],
+  waker: Waker,
+): Promise<EnqueueResult[]> {
+  const ticket = waker.begin();
   let inserted: EnqueueResult[];
   try {
     inserted = await insertRows(db, config, requests, rows, ticket);
   } catch (error) {
-    waker?.end(ticket, [...new Set(rows.map((row) => row.queue))], true);
+    waker.end(ticket, [...new Set(rows.map((row) => row.queue))], true);
     throw error;
   }
   const available = inserted.flatMap((result) =>
     result.status === 'enqueued' && result.state === 'available' ? [result.queue] : [],
   );
-  waker?.end(ticket, available, false);
+  waker.end(ticket, available, false);
   return inserted;
 }
 

@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { toQueryable, type Database } from './db.js';
 import { currentDefaultEnqueuer, setDefaultEnqueuer, type Enqueuer } from './default-instance.js';
 import type { EnqueueOptions, EnqueueResult, JobRequest, JobWithInput } from './definition.js';
-import { enqueueConfig, enqueueRequests, type EnqueueConfig } from './enqueue.js';
+import { InsertCoalescer } from './coalescer.js';
+import { enqueueConfig, enqueueRequests, insertAndWake, type EnqueueConfig } from './enqueue.js';
 import { Waker } from './waker.js';
 import { ConfigError } from './errors.js';
 import { Admin, type AdminEnvironment } from './admin/admin.js';
@@ -20,6 +21,9 @@ import { withClient } from './pool-client.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
 import { Telemetry } from './telemetry.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
+
+/** How many shared statements of enqueues on the pool may run at once (see InsertCoalescer). */
+const COALESCED_IN_FLIGHT = 2;
 
 /** Options of {@link Skiplock}. Give `connectionString` or `pool`. */
 export interface SkiplockOptions {
@@ -87,6 +91,7 @@ export class Skiplock implements Enqueuer {
   readonly #env: AdminEnvironment;
   readonly #config: EnqueueConfig;
   readonly #waker: Waker;
+  readonly #coalescer: InsertCoalescer;
   /** Enqueues on the pool still running (settling, never rejecting). */
   readonly #enqueuing = new Set<Promise<void>>();
   readonly #telemetry: Telemetry;
@@ -141,6 +146,11 @@ export class Skiplock implements Enqueuer {
     this.#telemetry = new Telemetry(options.meterProvider, options.tracerProvider);
     this.#config = enqueueConfig(quotedSchema, this.#env.jobsChannel, maxPayloadBytes, this.#telemetry);
     this.#waker = new Waker(this.pool, this.#env.jobsChannel, this.logger);
+    const pooled = toQueryable(this.pool);
+    this.#coalescer = new InsertCoalescer(
+      (requests, rows) => insertAndWake(pooled, this.#config, requests, rows, this.#waker),
+      COALESCED_IN_FLIGHT,
+    );
     this.#middleware = { enqueue: options.middleware?.enqueue ?? [], perform: options.middleware?.perform ?? [] };
     this.#db = options.db;
     this.inline = {
@@ -186,10 +196,10 @@ export class Skiplock implements Enqueuer {
    */
   async performAllLater(db: Database | undefined, requests: readonly JobRequest[]): Promise<EnqueueResult[]> {
     const queryable = toQueryable(db ?? this.pool);
-    // On the pool the waker decides which enqueue notifies (see Waker).
-    const waker = db === undefined ? this.#waker : undefined;
+    // On the pool, concurrent enqueues share statements, and the waker decides which notifies.
+    const onPool = db === undefined ? this.#coalescer : undefined;
     const enqueued = runChain(this.#middleware.enqueue, requests, (batch) =>
-      enqueueRequests(queryable, this.#config, batch, waker),
+      enqueueRequests(queryable, this.#config, batch, onPool),
     );
     if (db !== undefined) return enqueued;
     // close() lets enqueues on the pool finish (and their wake-ups go out) before ending it.

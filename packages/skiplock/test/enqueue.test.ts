@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob, type JobPayloadError } from 'skiplock';
-import { createTestSchema, idOf, type TestSchema } from '../../../test/support/schema.js';
+import { createTestSchema, idOf, waitFor, type TestSchema } from '../../../test/support/schema.js';
 
 let t: TestSchema;
 beforeAll(async () => {
@@ -266,5 +266,71 @@ describe('bad input is refused with a typed error and nothing is stored', () => 
     await expect(
       untyped.performLater({}, { metadata: { trace: 1n } as unknown as Record<string, never> }),
     ).rejects.toMatchObject({ code: 'JOB_PAYLOAD', path: 'metadata.trace' });
+  });
+});
+
+describe('concurrent enqueues on the pool share statements', () => {
+  /** Makes the insert of a job whose args have `key` run `action` (plpgsql) for the duration of `fn`. */
+  async function withInsertTrigger(key: string, action: string, fn: () => Promise<void>): Promise<void> {
+    const s = `"${t.schema}"`;
+    await t.pool.query(`
+      CREATE FUNCTION ${s}.on_${key}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.args ? '${key}' THEN ${action}; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER on_${key} BEFORE INSERT ON ${s}.jobs FOR EACH ROW EXECUTE FUNCTION ${s}.on_${key}()`);
+    try {
+      await fn();
+    } finally {
+      await t.pool.query(`DROP TRIGGER on_${key} ON ${s}.jobs; DROP FUNCTION ${s}.on_${key}()`);
+    }
+  }
+
+  it('enqueues started together go out in one statement, and each caller gets its own job', async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => untyped.performLater({ shared: i })));
+    const rows = await jobRows(`args ? 'shared'`);
+    expect(rows).toHaveLength(20);
+    for (const [i, result] of results.entries()) {
+      expect(rows.find((row) => row.id === idOf(result))?.args).toEqual({ shared: i });
+    }
+    const { rows: transactions } = await t.pool.query(
+      `SELECT count(DISTINCT xmin::text)::int AS n FROM "${t.schema}".jobs WHERE args ? 'shared'`,
+    );
+    expect(transactions[0]).toEqual({ n: 1 });
+  });
+
+  it('a job Postgres refuses fails alone: the rest of its statement is enqueued, a batch all or nothing', async () => {
+    await withInsertTrigger('poison', `RAISE EXCEPTION 'poisoned job %', NEW.args->>'poison'`, async () => {
+      const settled = await Promise.allSettled([
+        ...Array.from({ length: 8 }, (_, i) => untyped.performLater({ survivor: i })),
+        untyped.performLater({ poison: 'p1' }),
+        t.skiplock.performAllLater(undefined, [untyped.with({ survivor: 'batch' }), untyped.with({ poison: 'p2' })]),
+      ]);
+      expect(settled.slice(0, 8).every((s) => s.status === 'fulfilled')).toBe(true);
+      expect(settled[8]).toMatchObject({ status: 'rejected', reason: { message: 'poisoned job p1' } });
+      expect(settled[9]).toMatchObject({ status: 'rejected', reason: { message: 'poisoned job p2' } });
+    });
+    const rows = await jobRows(`args ? 'survivor' OR args ? 'poison'`);
+    expect(rows.map((row) => (row.args as { survivor: number }).survivor)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('a statement whose connection is terminated fails every enqueue in it, and none of its jobs committed', async () => {
+    await withInsertTrigger('slow', 'PERFORM pg_sleep(30)', async () => {
+      const pending = Promise.allSettled([
+        ...Array.from({ length: 4 }, (_, i) => untyped.performLater({ doomed: i })),
+        untyped.performLater({ slow: true, doomed: 4 }),
+      ]);
+      const backend = await waitFor(async () => {
+        const { rows } = await t.pool.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND strpos(query, $1) > 0`,
+          [t.schema],
+        );
+        return rows[0]?.pid;
+      });
+      await t.pool.query('SELECT pg_terminate_backend($1)', [backend]);
+      const settled = await pending;
+      expect(settled.map((s) => s.status)).toEqual(Array(5).fill('rejected'));
+    });
+    expect(await jobRows(`args ? 'doomed'`)).toEqual([]);
+    // The pool replaced the connection: the next enqueue works.
+    expect((await untyped.performLater({ after: 'terminate' })).status).toBe('enqueued');
   });
 });
