@@ -44,6 +44,7 @@ describe('running jobs', () => {
   it('two claim loops fill the slots but never run more than concurrency jobs at once', async () => {
     let running = 0;
     let most = 0;
+    let runs = 0;
     const ran = new Set<string>();
     const held = defineJob({
       name: 'held',
@@ -51,6 +52,7 @@ describe('running jobs', () => {
         running += 1;
         most = Math.max(most, running);
         ran.add(ctx.id);
+        runs += 1;
         await new Promise((resolve) => setTimeout(resolve, 5));
         running -= 1;
       },
@@ -62,6 +64,7 @@ describe('running jobs', () => {
     await startWorker({ jobs: [held], concurrency: 7 });
     await waitFor(async () => (await stateCounts(t)).completed === 300, { what: '300 jobs done' });
     expect(ran.size).toBe(300);
+    expect(runs).toBe(300);
     expect(most).toBe(7);
   });
 
@@ -530,6 +533,7 @@ describe('graceful stop', () => {
       await stopped;
       expect(performance.now() - started).toBeLessThan(5000);
     } finally {
+      await locker.query('ROLLBACK'); // a no-op after the COMMIT; else the lock must not go back to the pool
       locker.release();
     }
   });

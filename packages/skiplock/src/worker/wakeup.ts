@@ -1,18 +1,21 @@
 /**
- * A latch the claim loops sleep on. `notify()` wakes every waiter; one that arrives while no loop
- * waits is remembered, so a wake-up that comes while the loops are busy is not lost.
+ * A latch the claim loops sleep on. Every `notify()` starts a new epoch and wakes every waiter; a
+ * loop passes the epoch it saw before its claim, so a wake-up that came while it was busy (another
+ * loop may have been the only one asleep) makes its wait return at once instead of being lost.
  */
 export class Wakeup {
-  #pending = false;
+  #epoch = 0;
   #closed = false;
   #waiters: Array<() => void> = [];
 
-  /** Wakes the waiters now, or the next one to wait. */
+  /** Counts notifications: read it before a claim, pass it to {@link wait} after. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** Wakes the waiters now; later waits that saw an earlier epoch return at once. */
   notify(): void {
-    if (this.#waiters.length === 0) {
-      this.#pending = true;
-      return;
-    }
+    this.#epoch += 1;
     const woken = this.#waiters;
     this.#waiters = [];
     for (const wake of woken) wake();
@@ -27,13 +30,12 @@ export class Wakeup {
     this.notify();
   }
 
-  /** Resolves on `notify()` or after `timeoutMs`, whichever comes first (at once after `close()`). */
-  wait(timeoutMs: number): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    if (this.#pending) {
-      this.#pending = false;
-      return Promise.resolve();
-    }
+  /**
+   * Resolves on `notify()` or after `timeoutMs`, whichever comes first; at once if a notification
+   * came since epoch `seen`, or after `close()`.
+   */
+  wait(timeoutMs: number, seen: number): Promise<void> {
+    if (this.#closed || this.#epoch !== seen) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);

@@ -116,7 +116,8 @@ export class Worker {
   /** What every job this worker runs is executed with. */
   readonly #executorContext: ExecutorContext;
   readonly #heartbeatSql: string;
-  #lastClaimFull = false;
+  /** Claim loops whose last claim filled its limit: there is likely more work, claim as slots free. */
+  #fullClaims = 0;
   /** True while the claim loops wait for the completer to catch up. */
   #waitingOnCompleter = false;
   /** Fewer free slots than this are claimed only after a short wait, so that claims come in batches. */
@@ -328,11 +329,14 @@ export class Worker {
 
   async #runClaimLoop(): Promise<void> {
     let failures = 0;
+    let lastFull = false;
     while (this.#state === 'running') {
+      // A notification from here on, while this loop claims, ends its next wait at once.
+      const seen = this.#wakeup.epoch;
       const free = this.#free;
       this.#waitingOnCompleter = this.#completer.pending >= this.#concurrency * 10;
       if (free <= 0 || this.#waitingOnCompleter) {
-        await this.#wakeup.wait(this.#pollMs);
+        await this.#wakeup.wait(this.#pollMs, seen);
         continue;
       }
       const limit = Math.min(free, this.#claimMax);
@@ -345,15 +349,18 @@ export class Worker {
         this.#claiming -= limit;
         failures += 1;
         this.#logger.warn({ err: error }, 'claim failed; retrying');
-        await this.#wakeup.wait(infraBackoffMs(failures));
+        await this.#wakeup.wait(infraBackoffMs(failures), this.#wakeup.epoch);
         continue;
       }
       // In the same tick as the jobs join `running`: the other loop never counts a slot twice.
       this.#claiming -= limit;
       for (const row of rows) this.#run(row);
-      this.#lastClaimFull = rows.length === limit;
-      if (!this.#lastClaimFull) await this.#wakeup.wait(this.#pollMs);
+      const full = rows.length === limit;
+      if (full !== lastFull) this.#fullClaims += full ? 1 : -1;
+      lastFull = full;
+      if (!full) await this.#wakeup.wait(this.#pollMs, seen);
     }
+    if (lastFull) this.#fullClaims -= 1;
   }
 
   async #claim(limit: number): Promise<ClaimedRow[]> {
@@ -381,7 +388,7 @@ export class Worker {
       this.#running.delete(row.id);
       this.#env.telemetry.recordOutcome(row, outcome);
       if (!(outcome.state === 'completed' && outcome.recorded)) this.#completer.push(row.id, row.attempt, outcome);
-      if (this.#lastClaimFull) this.#slotFreed();
+      if (this.#fullClaims > 0) this.#slotFreed();
     });
   }
 
