@@ -1,4 +1,3 @@
-import pg from 'pg';
 import type { EnqueueResult, JobRequest } from './definition.js';
 import type { InputRow } from './enqueue.js';
 
@@ -24,9 +23,9 @@ interface Member {
  * in one insert and one commit. A lone enqueue therefore waits for nobody, and ten concurrent ones
  * cost Postgres a few statements instead of ten (each statement costs far more than each row).
  * The enqueues of a shared statement commit together; each caller
- * still gets its own results. If Postgres rejects the statement (one job's row broke a rule or a
- * trigger of the table), nothing of it committed, and each enqueue is tried alone, so that only
- * the one at fault fails. If it fails otherwise (the connection dropped: the commit may or may not
+ * still gets its own results. If Postgres rejects the statement because of a row (one job broke a
+ * rule or a trigger of the table), nothing of it committed, and each enqueue is tried alone, so that
+ * only the one at fault fails. If it fails otherwise (the connection dropped: the commit may or may not
  * have happened), every one of its enqueues gets that error, as a lone insert's caller would. Enqueues
  * with unique keys and large batches are always written alone: they gain nothing from company.
  */
@@ -98,7 +97,7 @@ export class InsertCoalescer {
         members.flatMap((member) => member.rows),
       );
     } catch (error) {
-      if (!rolledBack(error)) {
+      if (!rejectedForARow(error)) {
         for (const member of members) member.reject(error);
         return;
       }
@@ -116,10 +115,13 @@ export class InsertCoalescer {
 }
 
 /**
- * Whether the statement certainly did not commit: Postgres answered it with an ERROR (the backend
- * lives on and the statement's transaction was rolled back). A FATAL error or a dropped connection
- * may have come after the commit.
+ * Whether one job's row made Postgres reject the statement, which then did not commit: a data
+ * exception (SQLSTATE class 22), an integrity violation (23) or a trigger's RAISE (P0). Told by the
+ * SQLSTATE, not by the severity, which Postgres words in the server's language. Other errors (a
+ * timeout, a dropped or terminated connection, after which the commit may have happened) would fail
+ * each job alone just the same, or are not safe to repeat.
  */
-function rolledBack(error: unknown): boolean {
-  return error instanceof pg.DatabaseError && error.severity === 'ERROR';
+function rejectedForARow(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23|P0)[0-9A-Z]{3}$/.test(code);
 }
