@@ -6,11 +6,15 @@ export type InsertStatement = (requests: readonly JobRequest[], rows: readonly I
 
 /** Most jobs a shared statement takes; a batch this large is written alone. */
 const MAX_SHARED_ROWS = 500;
+/** Most JSON (arguments and metadata, in characters) a shared statement takes; likewise. */
+const MAX_SHARED_JSON = 16 * 1024 * 1024;
 
 /** An enqueue waiting for a statement. */
 interface Member {
   readonly requests: readonly JobRequest[];
   readonly rows: readonly InputRow[];
+  /** Characters of JSON in `rows`. */
+  readonly json: number;
   readonly resolve: (results: EnqueueResult[]) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -27,7 +31,10 @@ interface Member {
  * rule or a trigger of the table), nothing of it committed, and each enqueue is tried alone, so that
  * only the one at fault fails. If it fails otherwise (the connection dropped: the commit may or may not
  * have happened), every one of its enqueues gets that error, as a lone insert's caller would. Enqueues
- * with unique keys and large batches are always written alone: they gain nothing from company.
+ * with unique keys and large batches (500 jobs, or 16 MiB of JSON) are always written alone: they gain
+ * nothing from company, and a statement must stay far below Postgres's 1 GB message limit. While a
+ * shared statement waits (say, on a lock a caller holds on the jobs table), the enqueues queued behind
+ * it wait too.
  */
 export class InsertCoalescer {
   readonly #statement: InsertStatement;
@@ -43,11 +50,12 @@ export class InsertCoalescer {
 
   /** Writes `rows` (one per request), alone or with other enqueues; resolves to their results. */
   insert(requests: readonly JobRequest[], rows: readonly InputRow[]): Promise<EnqueueResult[]> {
-    if (rows.length >= MAX_SHARED_ROWS || rows.some((row) => row.unique_key !== null)) {
+    const json = rows.reduce((sum, row) => sum + row.args.length + row.metadata.length, 0);
+    if (rows.length >= MAX_SHARED_ROWS || json >= MAX_SHARED_JSON || rows.some((row) => row.unique_key !== null)) {
       return this.#statement(requests, rows);
     }
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ requests, rows, resolve, reject });
+      this.#waiting.push({ requests, rows, json, resolve, reject });
       this.#scheduleSend();
     });
   }
@@ -68,10 +76,12 @@ export class InsertCoalescer {
   /** Sends the waiting enqueues, oldest first, as many as one statement takes. */
   #sendWaiting(): void {
     let rows = 0;
+    let json = 0;
     let count = 0;
     for (const member of this.#waiting) {
-      if (count > 0 && rows + member.rows.length > MAX_SHARED_ROWS) break;
+      if (count > 0 && (rows + member.rows.length > MAX_SHARED_ROWS || json + member.json > MAX_SHARED_JSON)) break;
       rows += member.rows.length;
+      json += member.json;
       count += 1;
     }
     if (count === 0) return;

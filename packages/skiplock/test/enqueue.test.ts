@@ -1,7 +1,8 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineJob, type JobPayloadError } from 'skiplock';
+import { pino } from 'pino';
+import { defineJob, Skiplock, type JobPayloadError } from 'skiplock';
 import { createTestSchema, idOf, waitFor, type TestSchema } from '../../../test/support/schema.js';
 
 let t: TestSchema;
@@ -295,6 +296,33 @@ describe('concurrent enqueues on the pool share statements', () => {
       `SELECT count(DISTINCT xmin::text)::int AS n FROM "${t.schema}".jobs WHERE args ? 'shared'`,
     );
     expect(transactions[0]).toEqual({ n: 1 });
+  });
+
+  it('a statement takes at most 16 MiB of JSON: large jobs go out in statements of their own', async () => {
+    const roomy = new Skiplock({
+      connectionString: t.url,
+      schema: t.schema,
+      default: false,
+      maxPayloadBytes: 10 * 1024 * 1024,
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      const big = 'x'.repeat(9 * 1024 * 1024);
+      await Promise.all([
+        roomy.enqueue(untyped, { large: 1, big }),
+        roomy.enqueue(untyped, { large: 2, big }),
+        roomy.enqueue(untyped, { large: 3 }),
+      ]);
+    } finally {
+      await roomy.close();
+    }
+    const { rows } = await t.pool.query(
+      `SELECT args->>'large' AS large, xmin::text AS tx FROM "${t.schema}".jobs WHERE args ? 'large' ORDER BY id`,
+    );
+    // The first fills a statement; the second would overflow it and opens the next, the third joins it.
+    expect(rows.map((row) => row.large)).toEqual(['1', '2', '3']);
+    expect(new Set(rows.map((row) => row.tx)).size).toBe(2);
+    expect(rows[1].tx).toBe(rows[2].tx);
   });
 
   it('a job Postgres refuses fails alone: the rest of its statement is enqueued, a batch all or nothing', async () => {
