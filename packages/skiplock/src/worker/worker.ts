@@ -33,7 +33,7 @@ export interface WorkerOptions {
   jobs: readonly AnyJobDefinition[];
   /** Queues to serve (exact names). Default: every queue the definitions name. */
   queues?: readonly string[];
-  /** Handlers running at once (10). */
+  /** Handlers running at once (10); two claim loops fill them, each claiming up to half per statement. */
   concurrency?: number;
   /** How often to look for due jobs without a notification ('1s'). */
   pollInterval?: Duration;
