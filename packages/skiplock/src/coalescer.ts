@@ -26,15 +26,16 @@ interface Member {
  * it waits for one of them to finish and then goes out with every enqueue that arrived meanwhile,
  * in one insert and one commit. A lone enqueue therefore waits for nobody, and ten concurrent ones
  * cost Postgres a few statements instead of ten (each statement costs far more than each row).
- * The enqueues of a shared statement commit together; each caller
- * still gets its own results. If Postgres rejects the statement because of a row (one job broke a
- * rule or a trigger of the table), nothing of it committed, and each enqueue is tried alone, so that
- * only the one at fault fails. If it fails otherwise (the connection dropped: the commit may or may not
- * have happened), every one of its enqueues gets that error, as a lone insert's caller would. Enqueues
- * with unique keys and large batches (500 jobs, or 16 MiB of JSON) are always written alone: they gain
- * nothing from company, and a statement must stay far below Postgres's 1 GB message limit. While a
- * shared statement waits (say, on a lock a caller holds on the jobs table), the enqueues queued behind
- * it wait too.
+ *
+ * The enqueues of a shared statement commit together; each caller still gets its own results. If
+ * Postgres rejects the statement because of a row (one job broke a rule or a trigger of the table),
+ * nothing of it committed, and each enqueue is tried alone, so that only the one at fault fails. If
+ * it fails otherwise (a timeout; a dropped connection, after which the commit may or may not have
+ * happened), every one of its enqueues gets that error, as a lone insert's caller would. Enqueues
+ * with unique keys and large batches (500 jobs, or 16 MiB of JSON) are always written alone: they
+ * gain nothing from company, and a statement must stay far below Postgres's 1 GB message limit.
+ * While a shared statement waits (say, on a lock a caller holds on the jobs table), the enqueues
+ * queued behind it wait too.
  */
 export class InsertCoalescer {
   readonly #statement: InsertStatement;
@@ -95,11 +96,6 @@ export class InsertCoalescer {
   }
 
   async #write(members: readonly Member[]): Promise<void> {
-    if (members.length === 1) {
-      const [member] = members as [Member];
-      await this.#statement(member.requests, member.rows).then(member.resolve, member.reject);
-      return;
-    }
     let results: EnqueueResult[];
     try {
       results = await this.#statement(
@@ -107,7 +103,7 @@ export class InsertCoalescer {
         members.flatMap((member) => member.rows),
       );
     } catch (error) {
-      if (!rejectedForARow(error)) {
+      if (members.length === 1 || !rejectedForARow(error)) {
         for (const member of members) member.reject(error);
         return;
       }

@@ -198,11 +198,11 @@ function queueOf(request: JobRequest): string {
 }
 
 /**
- * Runs each request's `beforeEnqueue`, inserts those it did not skip in one round trip on `db`,
- * then runs `afterEnqueue`. Returns one result per request, in order; nothing is inserted when any
- * request is invalid. With `onPool` (an insert on Skiplock's own pool) the rows go to its
- * coalescer, and its waker decides whether the statement notifies; without it the insert notifies
- * the workers in `db`'s transaction.
+ * Runs each request's `beforeEnqueue`, inserts those it did not skip in one statement, then runs
+ * `afterEnqueue`. Returns one result per request, in order; nothing is inserted when any request is
+ * invalid. Without `onPool` the statement runs on `db` and notifies the workers in its transaction;
+ * with it (an enqueue on Skiplock's own pool) the rows go to that coalescer, which may share the
+ * statement with other enqueues, and the pool's waker decides whether it notifies.
  */
 export async function enqueueRequests(
   db: Queryable,
