@@ -9,7 +9,8 @@ import {
   findByUniqueKeysSql,
   INSERT_COLUMNS,
   insertJobsSql,
-  SHARED_COLUMNS,
+  isJsonColumn,
+  type InsertColumn,
   type InsertVariant,
 } from './sql/enqueue.js';
 import { Telemetry, withTraceContext } from './telemetry.js';
@@ -28,14 +29,16 @@ export interface EnqueueConfig {
   readonly maxPayloadBytes: number;
   /** The channel workers LISTEN on for new jobs. */
   readonly channel: string;
-  /** The insert statement of each variant, keyed `shape/shared/notify`. */
-  readonly inserts: Readonly<Record<string, Statement>>;
+  /** The schema, quoted, that the statements write to. */
+  readonly quotedSchema: string;
+  /** The insert statement of each variant met so far, keyed by {@link variantKey}. */
+  readonly inserts: Map<string, Statement>;
   readonly findByKeysSql: string;
   /** Where enqueued jobs are counted. */
   readonly telemetry: Telemetry;
 }
 
-const variantKey = ({ shape, shared, notify }: InsertVariant) => `${shape}/${shared}/${notify}`;
+const variantKey = ({ shape, perJob, notify }: InsertVariant) => `${shape}/${perJob.join(',')}/${notify}`;
 
 /** Builds the enqueue settings for a schema (validated; `quotedSchema` is it quoted). */
 export function enqueueConfig(
@@ -44,19 +47,32 @@ export function enqueueConfig(
   maxPayloadBytes: number,
   telemetry: Telemetry,
 ): EnqueueConfig {
-  const inserts: Record<string, Statement> = {};
-  for (const shape of ['one', 'many', 'unique'] as const) {
-    for (const shared of shape === 'one' ? [false] : [false, true]) {
-      for (const notify of [false, true]) {
-        const key = variantKey({ shape, shared, notify });
-        inserts[key] = {
-          name: `skiplock-enqueue-${quotedSchema}-${key}`,
-          text: insertJobsSql(quotedSchema, { shape, shared, notify }),
-        };
-      }
-    }
+  return {
+    maxPayloadBytes,
+    channel,
+    telemetry,
+    quotedSchema,
+    inserts: new Map(),
+    findByKeysSql: findByUniqueKeysSql(quotedSchema),
+  };
+}
+
+/**
+ * The insert statement of `variant`, built the first time a batch needs it. A batch's variant
+ * depends on which of its columns vary, so only the few combinations an application uses are
+ * built (and prepared on each connection).
+ */
+function insertStatement(config: EnqueueConfig, variant: InsertVariant): Statement {
+  const key = variantKey(variant);
+  let statement = config.inserts.get(key);
+  if (!statement) {
+    statement = {
+      name: `skiplock-enqueue-${config.quotedSchema}-${key}`,
+      text: insertJobsSql(config.quotedSchema, variant),
+    };
+    config.inserts.set(key, statement);
   }
-  return { maxPayloadBytes, channel, telemetry, inserts, findByKeysSql: findByUniqueKeysSql(quotedSchema) };
+  return statement;
 }
 
 /** The defaults: schema `skiplock`, 1 MiB payloads, the global OpenTelemetry providers. */
@@ -67,10 +83,24 @@ export const DEFAULT_ENQUEUE_CONFIG: EnqueueConfig = enqueueConfig(
   new Telemetry(),
 );
 
-/** What a `one` or `many` insert returns: the ids, comma-separated, and a letter per job, `a`/`s` (its state). */
+/** What a `one` or `many` insert returns; see `insertJobsSql`. */
 interface BatchInserted {
-  ids: string;
+  /** `many`: the ids are this plus each job's ordinal, unless `ids` lists them. */
+  base?: string;
+  /** The ids, comma-separated, in order; null when `base` gives them. */
+  ids: string | null;
+  /** A letter per job, `a`/`s` (its state), or one for all. */
   states: string;
+}
+
+/** The ids a `one` or `many` insert returns for `count` jobs, in order. */
+function insertedIds({ base, ids }: BatchInserted, count: number): string[] {
+  if (ids !== null) return ids.split(',');
+  const first = Number(base);
+  if (Number.isSafeInteger(first + count))
+    return Array.from({ length: count }, (_, index) => String(first + index + 1));
+  const big = BigInt(base as string);
+  return Array.from({ length: count }, (_, index) => String(big + BigInt(index + 1)));
 }
 
 interface InsertedRow {
@@ -137,15 +167,28 @@ export interface InputRow {
  */
 export async function toInputRows(requests: readonly JobRequest[], config: EnqueueConfig): Promise<InputRow[]> {
   await Promise.all(requests.flatMap((request) => (request.job.schema ? [validateArgs(request)] : [])));
-  return requests.map((request) => toInputRow(request, config));
+  const seen: Seen = { queue: undefined, metadata: undefined };
+  return requests.map((request) => toInputRow(request, config, seen));
 }
 
-function toInputRow(request: JobRequest, config: EnqueueConfig): InputRow {
+/**
+ * What the rows of one call have in common, worked out once: the queue name last found valid, and
+ * the metadata of a job given none (the caller's trace context, the same for the whole call).
+ */
+interface Seen {
+  queue: string | undefined;
+  metadata: string | undefined;
+}
+
+function toInputRow(request: JobRequest, config: EnqueueConfig, seen: Seen): InputRow {
   const { job, options } = request;
   const name = job.name;
   const argsJson = serializeJsonObject(name, request.args, config.maxPayloadBytes, 'args');
   const queue = options.queue ?? job.queueFor(request.args);
-  if (!isValidQueueName(queue)) throw new EnqueueError(name, queueNameProblem(queue));
+  if (queue !== seen.queue) {
+    if (!isValidQueueName(queue)) throw new EnqueueError(name, queueNameProblem(queue));
+    seen.queue = queue;
+  }
   const priority = options.priority ?? job.priorityFor(request.args);
   checkInteger(name, 'priority', priority, -32768, 32767);
   const maxAttempts = options.maxAttempts ?? job.maxAttempts;
@@ -160,8 +203,10 @@ function toInputRow(request: JobRequest, config: EnqueueConfig): InputRow {
   if (uniqueKey !== null && (typeof uniqueKey !== 'string' || uniqueKey.length === 0)) {
     throw new EnqueueError(name, 'uniqueKey must be a non-empty string');
   }
-  const metadata = withTraceContext(options.metadata) ?? {};
-  const metadataJson = serializeJsonObject(name, metadata, config.maxPayloadBytes, 'metadata');
+  const metadataJson =
+    options.metadata === undefined
+      ? (seen.metadata ??= JSON.stringify(withTraceContext(undefined) ?? {}))
+      : serializeJsonObject(name, withTraceContext(options.metadata), config.maxPayloadBytes, 'metadata');
   const waitMs = options.wait === undefined ? null : toMs(options.wait, `job "${name}" wait`);
   return {
     name,
@@ -177,19 +222,30 @@ function toInputRow(request: JobRequest, config: EnqueueConfig): InputRow {
   };
 }
 
-/**
- * The statement's parameters: one array per column, or where `shared` the first row's value (all
- * rows have it; see `InsertVariant.shared`).
- */
-function columns(rows: readonly InputRow[], first: InputRow, shared: boolean): unknown[] {
-  return INSERT_COLUMNS.map((column) =>
-    shared && SHARED_COLUMNS.includes(column) ? first[column] : rows.map((row) => row[column]),
-  );
+/** The columns whose value differs between rows of the batch (dates compared by their time), and `args` always. */
+function varyingColumns(rows: readonly InputRow[], first: InputRow): InsertColumn[] {
+  const firstRunAt = first.run_at?.getTime();
+  return INSERT_COLUMNS.filter((column) => {
+    if (column === 'args') return true;
+    if (column === 'run_at') return rows.some((row) => row.run_at?.getTime() !== firstRunAt);
+    const value = first[column];
+    return rows.some((row) => row[column] !== value);
+  });
 }
 
-/** Whether all rows agree on each of the shared columns. */
-function agreeOnShared(rows: readonly InputRow[], first: InputRow): boolean {
-  return rows.every((row) => SHARED_COLUMNS.every((column) => row[column] === first[column]));
+/**
+ * A batch's parameter for `column`: the first row's value when it is not in `perJob`, else every
+ * row's, as a JSON array (text) for a JSON column and as an array otherwise.
+ */
+function columnParam(
+  column: InsertColumn,
+  rows: readonly InputRow[],
+  first: InputRow,
+  perJob: readonly InsertColumn[],
+): unknown {
+  if (!perJob.includes(column)) return first[column];
+  if (isJsonColumn(column)) return `[${rows.map((row) => row[column]).join(',')}]`;
+  return rows.map((row) => row[column]);
 }
 
 /** The queue a request goes to. */
@@ -262,9 +318,9 @@ export async function insertAndWake(
     waker.end(ticket, [...new Set(rows.map((row) => row.queue))], true);
     throw error;
   }
-  const available = inserted.flatMap((result) =>
-    result.status === 'enqueued' && result.state === 'available' ? [result.queue] : [],
-  );
+  const available = new Set<string>();
+  for (const result of inserted)
+    if (result.status === 'enqueued' && result.state === 'available') available.add(result.queue);
   waker.end(ticket, available, false);
   return inserted;
 }
@@ -292,17 +348,16 @@ async function insertRows(
 ): Promise<EnqueueResult[]> {
   const first = rows[0] as InputRow;
   const shape = rows.some((row) => row.unique_key !== null) ? 'unique' : rows.length === 1 ? 'one' : 'many';
-  const shared = shape !== 'one' && agreeOnShared(rows, first);
-  const statement = config.inserts[variantKey({ shape, shared, notify })] as Statement;
-  const values = shape === 'one' ? INSERT_COLUMNS.map((column) => first[column]) : columns(rows, first, shared);
+  const perJob = shape === 'one' ? [] : varyingColumns(rows, first);
+  const statement = insertStatement(config, { shape, perJob, notify });
+  const values = INSERT_COLUMNS.map((column) => columnParam(column, rows, first, perJob));
   const params = notify ? [...values, config.channel, extra] : values;
   if (shape !== 'unique') {
-    const [{ ids, states }] = (await db.query<BatchInserted>(statement.text, params, statement.name)) as [
-      BatchInserted,
-    ];
-    const idList = ids.split(',');
+    const [batch] = (await db.query<BatchInserted>(statement.text, params, statement.name)) as [BatchInserted];
+    const ids = insertedIds(batch, requests.length);
+    const { states } = batch;
     return requests.map((request, index) =>
-      enqueued(config, request, idList[index] as string, states[index] === 's' ? 'scheduled' : 'available'),
+      enqueued(config, request, ids[index] as string, (states[index] ?? states) === 's' ? 'scheduled' : 'available'),
     );
   }
   const inserted = await db.query<InsertedRow>(statement.text, params, statement.name);

@@ -68,7 +68,7 @@ export class Waker {
    * its jobs may still have committed (a later step of the enqueue failed), so `queues` are woken
    * anyway, with those it was to carry: a spurious wake-up costs one empty claim.
    */
-  end(ticket: WakeTicket, queues: readonly string[], failed: boolean): void {
+  end(ticket: WakeTicket, queues: Iterable<string>, failed: boolean): void {
     if (ticket.notify) {
       this.#notifying = false;
       this.#quietUntil = performance.now() + QUIET_MS;

@@ -2,16 +2,16 @@
 export interface InsertVariant {
   /**
    * `one`: a single job without a unique key, from scalar parameters. `many`: jobs without unique
-   * keys, from arrays (and scalars, see `shared`). `unique`: some job has a unique key: ON
-   * CONFLICT, and duplicates reported.
+   * keys. `unique`: some job has a unique key: ON CONFLICT, and duplicates reported.
    */
   shape: 'one' | 'many' | 'unique';
   /**
-   * `many`/`unique`: every job has the same value in each of {@link SHARED_COLUMNS}, sent once as
-   * a scalar instead of an array (parsing thousands of equal array elements is most of the cost of
-   * a bulk insert).
+   * `many`/`unique`: the columns sent with a value per job, in {@link INSERT_COLUMNS} order, at
+   * least `args`; every
+   * other column is sent once, as a scalar, because all jobs of the batch have the same value in it
+   * (parsing thousands of equal array elements is much of the cost of a bulk insert). `one`: empty.
    */
-  shared: boolean;
+  perJob: readonly InsertColumn[];
   /**
    * Notify the workers in this statement (delivered at its transaction's commit). Without it another
    * statement carries the wake-up (see `Waker`).
@@ -33,48 +33,62 @@ const COLUMN_TYPES = {
   version: 'int',
 } as const;
 
+/** The domain (of the Skiplock schema) each of these columns of `jobs` has. */
+const DOMAINS = { name: 'job_name', queue: 'queue_name' } as const;
+
 /** An insert's input column. */
 export type InsertColumn = keyof typeof COLUMN_TYPES;
 
 /** {@link COLUMN_TYPES}' columns in parameter order: `$1` is `name`, `$10` is `version`. */
 export const INSERT_COLUMNS = Object.keys(COLUMN_TYPES) as InsertColumn[];
 
-/** The columns a batch of one kind of job usually agrees on (see {@link InsertVariant.shared}). */
-export const SHARED_COLUMNS: readonly InsertColumn[] = [
-  'name',
-  'queue',
-  'priority',
-  'max_attempts',
-  'metadata',
-  'version',
-];
+/**
+ * Whether a column's values for many jobs travel as one JSON array (text joined by the client,
+ * read with `jsonb_array_elements`) rather than as a Postgres array, whose every element the client
+ * must escape and the server unescape before parsing it as JSON.
+ */
+export const isJsonColumn = (column: InsertColumn): boolean => COLUMN_TYPES[column] === 'jsonb';
 
-/** The parameter holding `column`, typed: one value, or an array of one per job. */
-function param(column: InsertColumn, array = false): string {
-  return `$${INSERT_COLUMNS.indexOf(column) + 1}::${COLUMN_TYPES[column]}${array ? '[]' : ''}`;
+/** The parameter holding `column`, typed: one value. */
+function param(column: InsertColumn): string {
+  return `$${INSERT_COLUMNS.indexOf(column) + 1}::${COLUMN_TYPES[column]}`;
+}
+
+/** The set-returning call that yields `column`'s values, one per job. */
+function perJobValues(column: InsertColumn): string {
+  return isJsonColumn(column) ? `jsonb_array_elements(${param(column)})` : `unnest(${param(column)}[])`;
 }
 
 /**
- * Inserts jobs in one statement, from one array per column (`$1 … $10`, see {@link INSERT_COLUMNS};
- * shape `one` takes the values themselves, a `shared` batch the values of {@link SHARED_COLUMNS});
- * with `notify`, `$11` is the channel and `$12` more queues to notify (their jobs committed earlier,
+ * Inserts jobs in one statement, from a parameter per column (`$1 … $10`, see {@link INSERT_COLUMNS}):
+ * shape `one` takes the values themselves; a batch takes the columns of `perJob` (always including
+ * `args`, whose count is the batch's size) as arrays, JSON columns as one JSON array (see
+ * {@link isJsonColumn}), and the others as the one value every job has; with `notify`, `$11` is the channel and `$12` more queues to notify (their jobs committed earlier,
  * see `Waker`). Shapes `one` and `many` return one row: `ids`, the jobs' ids in order,
- * comma-separated, and `states`, a letter per job (`a` available, `s` scheduled); `unique` returns
+ * comma-separated, and `states`, a letter per job (`a` available, `s` scheduled), or one letter when
+ * all jobs have that state; `many` also returns `base`, and a null `ids` when each job's id is
+ * `base` plus its ordinal (1, 2, …); `unique` returns
  * per job, in order, its ordinal, unique key, state and id (null state: a duplicate). A batch draws
  * its ids up front (`input` is materialized once) so that each input row is matched to its outcome
  * by its ordinal: inserted, or a duplicate of the unfinished job holding its unique key. Without
  * unique keys there is no conflict to handle and every row is inserted as is (no speculative
  * insertion).
  */
-export function insertJobsSql(schema: string, { shape, shared, notify }: InsertVariant): string {
+export function insertJobsSql(schema: string, { shape, perJob, notify }: InsertVariant): string {
   // A one-time filter (always true) around an uncorrelated subquery: evaluated once per statement,
   // one notification per queue, for the queues that got available jobs here and those in `$12`
   // (committed by others meanwhile). Not a result column: fewer columns, less to parse per insert.
+  // When all jobs go to one queue, that queue is notified if any of them is available, without
+  // sorting thousands of equal queue names to find the distinct ones.
+  const queues = (rows: string) =>
+    perJob.includes('queue')
+      ? `SELECT queue FROM ${rows} WHERE state = 'available'`
+      : `SELECT ${param('queue')} WHERE EXISTS (SELECT FROM ${rows} WHERE state = 'available')`;
   const notifying = (rows: string) =>
     notify
       ? `
  WHERE (SELECT count(pg_notify($11, queue))
-          FROM (SELECT queue FROM ${rows} WHERE state = 'available' UNION SELECT unnest($12::text[])) q) >= 0`
+          FROM (${queues(rows)} UNION SELECT unnest($12::text[])) q(queue)) >= 0`
       : '';
   const stateLetter = `CASE state WHEN 'available' THEN 'a' ELSE 's' END`;
   if (shape === 'one') {
@@ -90,15 +104,27 @@ WITH inserted AS (
 SELECT id::text AS ids, ${stateLetter} AS states
   FROM inserted${notifying('inserted')}`;
   }
-  const once = INSERT_COLUMNS.filter((column) => shared && SHARED_COLUMNS.includes(column));
-  const perJob = INSERT_COLUMNS.filter((column) => !once.includes(column));
+  // Values all jobs share are worked out once, in a one-row CTE, cast there to the column's domain
+  // (whose check would otherwise run again on every row); so are the due time and state when no
+  // job has its own.
+  const once = INSERT_COLUMNS.filter((column) => !perJob.includes(column));
+  const sharedDue = once.includes('run_at') && once.includes('wait_ms');
+  const value = (column: InsertColumn) => (perJob.includes(column) ? `u.${column}` : param(column));
+  const due = `coalesce(${value('run_at')}, now() + coalesce(${value('wait_ms')}, 0) * interval '1 millisecond')`;
+  const state = (dueAt: string) =>
+    `(CASE WHEN ${dueAt} > now() THEN 'scheduled' ELSE 'available' END)::${schema}.job_state`;
+  const constants = once.map((column) => {
+    const domain = DOMAINS[column as keyof typeof DOMAINS];
+    return `${param(column)}${domain ? `::${schema}.${domain}` : ''} AS ${column}`;
+  });
+  if (sharedDue) constants.push(`${due} AS due_at`, `${state(due)} AS state`);
   const input = `
-WITH input AS MATERIALIZED (
-  SELECT nextval('${schema}.jobs_id_seq'::regclass) AS id, r.*,
-         CASE WHEN r.due_at > now() THEN 'scheduled' ELSE 'available' END AS state
-    FROM (SELECT u.*,${once.map((column) => ` ${param(column)} AS ${column},`).join('')}
-                 coalesce(u.run_at, now() + coalesce(u.wait_ms, 0) * interval '1 millisecond') AS due_at
-            FROM unnest(${perJob.map((column) => param(column, true)).join(', ')})
+WITH shared AS MATERIALIZED (
+  SELECT ${constants.join(', ')}
+), input AS MATERIALIZED (
+  SELECT nextval('${schema}.jobs_id_seq'::regclass) AS id, r.*${sharedDue ? '' : `, ${state('r.due_at')} AS state`}
+    FROM (SELECT u.*, shared.*${sharedDue ? '' : `, ${due} AS due_at`}
+            FROM shared, ROWS FROM (${perJob.map(perJobValues).join(', ')})
                  WITH ORDINALITY AS u(${perJob.join(', ')}, ord)) r
 )`;
   const insert = `
@@ -106,10 +132,17 @@ WITH input AS MATERIALIZED (
   SELECT id, name, args, queue, priority, max_attempts, due_at, state, unique_key, metadata, version
     FROM input`;
   if (shape === 'many') {
-    // One row, not one per job: reading thousands of result rows costs more than the insert.
+    // One row, not one per job: reading thousands of result rows costs more than the insert. And
+    // mostly not even a list: the ids usually follow the ordinals (no other session drew from the
+    // sequence meanwhile), and the jobs usually share one state; each list is built (sorted,
+    // rendered) only when needed.
     return `${input}, inserted AS (${insert}
 )
-SELECT string_agg(id::text, ',' ORDER BY ord) AS ids, string_agg(${stateLetter}, '' ORDER BY ord) AS states
+SELECT min(id - ord)::text AS base,
+       CASE WHEN min(id - ord) = max(id - ord) THEN NULL
+            ELSE (SELECT string_agg(id::text, ',' ORDER BY ord) FROM input) END AS ids,
+       CASE count(*) FILTER (WHERE state = 'available') WHEN count(*) THEN 'a' WHEN 0 THEN 's'
+            ELSE (SELECT string_agg(${stateLetter}, '' ORDER BY ord) FROM input) END AS states
   FROM input${notifying('input')}`;
   }
   return `${input}, inserted AS (${insert}
