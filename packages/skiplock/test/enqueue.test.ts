@@ -109,6 +109,32 @@ describe('bulk enqueue', () => {
     );
   });
 
+  it('returns the right ids when they do not follow the batch order, and ids past 2^53 exactly', async () => {
+    const seq = `"${t.schema}".jobs_id_seq`;
+    const runAt = () => new Date('2099-01-01T00:00:00Z'); // the same time in a new Date per job
+    const check = async (prefix: string) => {
+      const results = await t.skiplock.performAllLater(
+        undefined,
+        Array.from({ length: 40 }, (_, i) => welcome.with({ userId: `${prefix}-${i}` }, { runAt: runAt() })),
+      );
+      expect(results.every((r) => r.status === 'enqueued' && r.state === 'scheduled')).toBe(true);
+      const { rows } = await t.pool.query<{ id: string; user: string }>(
+        `SELECT id::text, args->>'userId' AS user FROM "${t.schema}".jobs WHERE args->>'userId' LIKE $1`,
+        [`${prefix}-%`],
+      );
+      const byId = new Map(rows.map((r) => [r.id, r.user]));
+      results.forEach((result, i) => expect(byId.get(idOf(result))).toBe(`${prefix}-${i}`));
+      return results.map(idOf);
+    };
+    // Another session drawing from the sequence in between looks, to the batch, like a step of 3.
+    await t.pool.query(`ALTER SEQUENCE ${seq} INCREMENT BY 3`);
+    await check('stepped');
+    await t.pool.query(`ALTER SEQUENCE ${seq} INCREMENT BY 1`);
+    await t.pool.query(`SELECT setval('${seq}', 9007199254740990)`);
+    const ids = await check('huge');
+    expect(ids.slice(0, 3)).toEqual(['9007199254740991', '9007199254740992', '9007199254740993']);
+  });
+
   it('inserts nothing when one request of the batch is invalid', async () => {
     const before = (await jobRows()).length;
     await expect(
@@ -317,9 +343,10 @@ describe('concurrent enqueues on the pool share statements', () => {
       await roomy.close();
     }
     const { rows } = await t.pool.query(
-      `SELECT args->>'large' AS large, xmin::text AS tx FROM "${t.schema}".jobs WHERE args ? 'large' ORDER BY id`,
+      `SELECT args->>'large' AS large, xmin::text AS tx FROM "${t.schema}".jobs WHERE args ? 'large' ORDER BY args->>'large'`,
     );
-    // The first fills a statement; the second would overflow it and opens the next, the third joins it.
+    // The first fills a statement; the second would overflow it and opens the next, the third joins it
+    // (the two statements run side by side: either may draw its ids first).
     expect(rows.map((row) => row.large)).toEqual(['1', '2', '3']);
     expect(new Set(rows.map((row) => row.tx)).size).toBe(2);
     expect(rows[1].tx).toBe(rows[2].tx);
