@@ -355,7 +355,7 @@ async function insertRows(
   if (shape !== 'unique') {
     const [batch] = (await db.query<BatchInserted>(statement.text, params, statement.name)) as [BatchInserted];
     const ids = insertedIds(batch, requests.length);
-    const { states } = batch;
+    const { states } = batch; // a letter per job, or one for all
     return requests.map((request, index) =>
       enqueued(config, request, ids[index] as string, (states[index] ?? states) === 's' ? 'scheduled' : 'available'),
     );

@@ -7,9 +7,9 @@ export interface InsertVariant {
   shape: 'one' | 'many' | 'unique';
   /**
    * `many`/`unique`: the columns sent with a value per job, in {@link INSERT_COLUMNS} order, at
-   * least `args`; every
-   * other column is sent once, as a scalar, because all jobs of the batch have the same value in it
-   * (parsing thousands of equal array elements is much of the cost of a bulk insert). `one`: empty.
+   * least `args`; every other column is sent once, as a scalar, because all jobs of the batch have
+   * the same value in it (parsing thousands of equal array elements is much of the cost of a bulk
+   * insert). `one`: empty.
    */
   perJob: readonly InsertColumn[];
   /**
