@@ -135,6 +135,27 @@ describe('bulk enqueue', () => {
     expect(ids.slice(0, 3)).toEqual(['9007199254740991', '9007199254740992', '9007199254740993']);
   });
 
+  it('batches that vary in different columns each get their own statement on one connection', async () => {
+    const client = await t.pool.connect();
+    try {
+      const varying = (extra: object) =>
+        [1, 2].map((i) =>
+          welcome.with({ userId: `vary-${i}` }, { queue: `vary-${i}`, priority: i, maxAttempts: i, ...extra }),
+        );
+      // Same leading varying columns, then run_at in one batch and metadata in the other.
+      const byRunAt = await t.skiplock.performAllLater(client, varying({ runAt: new Date() }));
+      const byMeta = await t.skiplock.performAllLater(client, [
+        welcome.with({ userId: 'vary-m1' }, { queue: 'vary-1', priority: 1, maxAttempts: 1, metadata: { m: 1 } }),
+        welcome.with({ userId: 'vary-m2' }, { queue: 'vary-2', priority: 2, maxAttempts: 2, metadata: { m: 2 } }),
+      ]);
+      expect([...byRunAt, ...byMeta].every((r) => r.status === 'enqueued')).toBe(true);
+      const rows = await jobRows(`args->>'userId' LIKE 'vary-m%'`);
+      expect(rows.map((r) => r.metadata)).toEqual([{ m: 1 }, { m: 2 }]);
+    } finally {
+      client.release();
+    }
+  });
+
   it('inserts nothing when one request of the batch is invalid', async () => {
     const before = (await jobRows()).length;
     await expect(
