@@ -32,13 +32,13 @@ export interface TestSchema {
   drop(): Promise<void>;
 }
 
-/** Creates and migrates a fresh schema `t_<random>`. */
+/** Creates and migrates a fresh schema, `t_<random>` unless `options.schema` names it. */
 export async function createTestSchema(
   options: Partial<SkiplockOptions> = {},
   url = databaseUrl(),
 ): Promise<TestSchema> {
-  const schema = `t_${randomBytes(5).toString('hex')}`;
-  const skiplock = new Skiplock({ connectionString: url, schema, logger: pino({ level: 'silent' }), ...options });
+  const schema = options.schema ?? `t_${randomBytes(5).toString('hex')}`;
+  const skiplock = new Skiplock({ connectionString: url, logger: pino({ level: 'silent' }), ...options, schema });
   await skiplock.migrate();
   const pool = testPool(url);
   return {

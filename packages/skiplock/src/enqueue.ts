@@ -13,15 +13,10 @@ import {
   type InsertColumn,
   type InsertVariant,
 } from './sql/enqueue.js';
+import { namedStatement, type Statement } from './sql/statement.js';
 import { Telemetry, withTraceContext } from './telemetry.js';
 import type { InsertCoalescer } from './coalescer.js';
 import type { Waker, WakeTicket } from './waker.js';
-
-/** A prepared statement: its name (unique per schema and variant) and text. */
-interface Statement {
-  readonly name: string;
-  readonly text: string;
-}
 
 /** Per-instance settings an enqueue needs, with its statements built once. */
 export interface EnqueueConfig {
@@ -57,24 +52,16 @@ export function enqueueConfig(
   };
 }
 
-/** How many insert statements this process has built: each is named by its number. */
-let builtInserts = 0;
-
 /**
  * The insert statement of `variant`, built the first time a batch needs it. A batch's variant
  * depends on which of its columns vary, so only the few combinations an application uses are
- * built (and prepared on each connection). Named by a number, unique in the process (across
- * schemas too, as one connection may serve several instances): Postgres cuts a statement's name
- * at 63 bytes, and names spelling out the schema and the columns would collide.
+ * built (and prepared on each connection).
  */
 function insertStatement(config: EnqueueConfig, variant: InsertVariant): Statement {
   const key = variantKey(variant);
   let statement = config.inserts.get(key);
   if (!statement) {
-    statement = {
-      name: `skiplock-enqueue-${++builtInserts}`,
-      text: insertJobsSql(config.quotedSchema, variant),
-    };
+    statement = namedStatement('enqueue', insertJobsSql(config.quotedSchema, variant));
     config.inserts.set(key, statement);
   }
   return statement;

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { NOTIFY_QUEUES_SQL } from './sql/lease.js';
+import { namedStatement } from './sql/statement.js';
 
 /** What one enqueue on the pool is to do about waking the workers (from {@link Waker.begin}). */
 export interface WakeTicket {
@@ -10,6 +11,8 @@ export interface WakeTicket {
   readonly extra: readonly string[];
 }
 
+/** The wake-up statement (the channel is a parameter: one statement for every instance). */
+const NOTIFY_QUEUES = namedStatement('wake', NOTIFY_QUEUES_SQL);
 /** How long queues left to wake may wait for an enqueue to carry them before a NOTIFY of their own. */
 const CARRY_WAIT_MS = 2;
 /** The same while a notifying statement is in flight (it may be a long bulk insert). */
@@ -35,7 +38,6 @@ export class Waker {
   readonly #pool: pg.Pool;
   readonly #channel: string;
   readonly #logger: Logger;
-  readonly #name: string;
   /** Queues whose committed jobs no notification has covered yet. */
   #pending = new Set<string>();
   /** A notifying statement (an enqueue's or our own) is in flight. */
@@ -49,7 +51,6 @@ export class Waker {
     this.#pool = pool;
     this.#channel = channel;
     this.#logger = logger;
-    this.#name = `skiplock-wake-${channel}`;
   }
 
   /** An enqueue on the pool is about to send its statement. Pair with {@link end}. */
@@ -125,7 +126,7 @@ export class Waker {
     this.#pending.clear();
     this.#notifying = true;
     try {
-      await this.#pool.query({ name: this.#name, text: NOTIFY_QUEUES_SQL, values: [this.#channel, queues] });
+      await this.#pool.query({ ...NOTIFY_QUEUES, values: [this.#channel, queues] });
       this.#quietUntil = performance.now() + QUIET_MS;
     } catch (error) {
       // Workers still poll: the jobs run, a poll interval later.

@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { defineJob, DiscardJob, Skiplock, type JobContext } from 'skiplock';
-import { idOf, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
+import { createTestSchema, idOf, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
 import { useTestSchema } from '../../../test/support/test-file.js';
 
 const silent = pino({ level: 'silent' });
@@ -496,6 +497,42 @@ describe('configuration', () => {
     const { rows } = await t.pool.query(`SELECT 1 FROM "${t.schema}".workers WHERE id = $1`, [w.id]);
     expect(rows).toEqual([]);
     await expect(w.start()).rejects.toThrow(/already started/);
+  });
+
+  it('runs on a schema of the longest allowed name, two workers of different queue counts sharing its connections', async () => {
+    // Statement names that spelled out the schema passed Postgres's 63-byte cut, and the two
+    // workers' claims, cut alike, failed on a connection that had prepared the other one's.
+    const schema = `t_${randomBytes(5).toString('hex')}_`.padEnd(50, 'x');
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const long = await createTestSchema({ schema, poolSize: 3, default: false, logger });
+    // pg warns on the console about any statement name over 63 characters.
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const ran: string[] = [];
+      const one = defineJob({ name: 'long.one', queue: 'a', perform: (_args, ctx) => void ran.push(ctx.queue) });
+      const two = defineJob<{ queue: string }>({
+        name: 'long.two',
+        queue: (args) => args.queue,
+        perform: (_args, ctx) => void ran.push(ctx.queue),
+      });
+      await startWorker({ jobs: [one, two], queues: ['a'], concurrency: 2 }, long.skiplock);
+      await startWorker({ jobs: [one, two], queues: ['b', 'c'], concurrency: 2 }, long.skiplock);
+      // Both workers poll every 50 ms on the 3 connections: each connection serves both claims.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await long.skiplock.performAllLater(undefined, [
+        ...Array.from({ length: 10 }, () => one.with({})),
+        ...Array.from({ length: 10 }, (_, i) => two.with({ queue: i % 2 ? 'b' : 'c' })),
+      ]);
+      await waitFor(async () => ran.length === 20, { what: '20 jobs run' });
+      expect(await stateCounts(long)).toEqual({ completed: 20 });
+      expect(ran.sort()).toEqual([...Array(10).fill('a'), ...Array(5).fill('b'), ...Array(5).fill('c')]);
+      expect(lines).toEqual([]); // no claim failed
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+      await long.drop();
+    }
   });
 
   it('refuses two different definitions with one name, bad queues and bad concurrency', () => {

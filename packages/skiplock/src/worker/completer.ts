@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { infraBackoffMs, isTransientError } from '../infra-retry.js';
 import { completeSql, completeValues, finishSql, finishValues } from '../sql/finish.js';
+import { namedStatement, type Statement } from '../sql/statement.js';
 import type { Outcome } from './outcome.js';
 
 interface Pending {
@@ -29,8 +30,8 @@ export interface CompleterOptions {
  */
 export class Completer {
   readonly #pool: pg.Pool;
-  readonly #finishSql: { name: string; text: string };
-  readonly #completeSql: { name: string; text: string };
+  readonly #finishSql: Statement;
+  readonly #completeSql: Statement;
   readonly #workerId: string;
   readonly #logger: Logger;
   readonly #options: CompleterOptions;
@@ -41,8 +42,8 @@ export class Completer {
   constructor(pool: pg.Pool, quotedSchema: string, workerId: string, logger: Logger, options: CompleterOptions) {
     this.#pool = pool;
     // Named: parsed and planned once per connection.
-    this.#finishSql = { name: `skiplock-finish-${quotedSchema}`, text: finishSql(quotedSchema) };
-    this.#completeSql = { name: `skiplock-complete-${quotedSchema}`, text: completeSql(quotedSchema) };
+    this.#finishSql = namedStatement('finish', finishSql(quotedSchema));
+    this.#completeSql = namedStatement('complete', completeSql(quotedSchema));
     this.#workerId = workerId;
     this.#logger = logger;
     this.#options = options;

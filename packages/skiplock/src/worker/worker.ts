@@ -16,6 +16,7 @@ import { byClaimOrder, claimSql, type ClaimedRow } from '../sql/claim.js';
 import { byId, finishSql } from '../sql/finish.js';
 import { heartbeatSql, NOTIFY_QUEUES_SQL, rescueSql, TRY_MAINTENANCE_LOCK_SQL } from '../sql/lease.js';
 import { queueDepthSql } from '../sql/queue-depth.js';
+import { namedStatement, type Statement } from '../sql/statement.js';
 import { deregisterWorkerSql, forgetDeadWorkersSql } from '../sql/workers.js';
 import type { DepthRow, Telemetry } from '../telemetry.js';
 import { Completer } from './completer.js';
@@ -112,7 +113,7 @@ export class Worker {
   readonly #notifier: Notifier;
   readonly #wakeup = new Wakeup();
   readonly #running = new Map<string, Execution>();
-  readonly #claimSql: string;
+  readonly #claimStatement: Statement;
   /** What every job this worker runs is executed with. */
   readonly #executorContext: ExecutorContext;
   readonly #heartbeatSql: string;
@@ -181,7 +182,7 @@ export class Worker {
     for (const [name, job] of this.#definitions) this.#leases.set(name, job.leaseMs ?? this.#leaseMs);
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#logger = env.logger.child({ worker: this.id });
-    this.#claimSql = claimSql(env.quotedSchema, this.#queues.length);
+    this.#claimStatement = namedStatement('claim', claimSql(env.quotedSchema, this.#queues.length));
     this.#executorContext = {
       workerId: this.id,
       logger: this.#logger,
@@ -365,8 +366,7 @@ export class Worker {
 
   async #claim(limit: number): Promise<ClaimedRow[]> {
     const result = await this.#env.pool.query<ClaimedRow>({
-      name: `skiplock-claim-${this.#env.schema}-${this.#queues.length}`,
-      text: this.#claimSql,
+      ...this.#claimStatement,
       values: [[...this.#leases.keys()], limit, this.id, [...this.#leases.values()], ...this.#queues],
     });
     // Start in claim order: priority, then run_at, then id (RETURNING keeps no order).
