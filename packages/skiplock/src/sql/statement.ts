@@ -7,11 +7,12 @@ export interface Statement {
 }
 
 /**
- * The named statement of `text`, called `skiplock-<kind>-<digest of text>`: the same text gets the
- * same name in every process and every copy of Skiplock, so a connection prepares it once however
- * many workers or instances use it, and different texts get different names. Names never spell out
- * a schema or a variant: Postgres cuts a statement's name at 63 bytes, and two long names cut alike
- * make a connection that prepares both fail with "prepared statement … already exists".
+ * The named statement of `text`, called `skiplock-<kind>-<16 hex digits of its SHA-256>`: the same
+ * text gets the same name in every process and every copy of Skiplock, so a connection prepares it
+ * once however many workers or instances use it, and different texts get different names. Names
+ * never spell out a schema or a variant: Postgres cuts a statement's name at 63 bytes, and two long
+ * names cut alike make a connection that prepares both fail with "prepared statement … already
+ * exists".
  */
 export function namedStatement(kind: string, text: string): Statement {
   const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
