@@ -1,8 +1,8 @@
-import type { EnqueueResult, JobRequest } from './definition.js';
+import type { EnqueueResult } from './definition.js';
 import type { InputRow } from './enqueue.js';
 
-/** Writes validated jobs in one statement on the pool, one result per request, in order. */
-export type InsertStatement = (requests: readonly JobRequest[], rows: readonly InputRow[]) => Promise<EnqueueResult[]>;
+/** Writes validated jobs in one statement on the pool, one result per row, in order. */
+export type InsertStatement = (rows: readonly InputRow[]) => Promise<EnqueueResult[]>;
 
 /** Most jobs a shared statement takes; a batch this large is written alone. */
 const MAX_SHARED_ROWS = 500;
@@ -11,7 +11,6 @@ const MAX_SHARED_JSON = 16 * 1024 * 1024;
 
 /** An enqueue waiting for a statement. */
 interface Member {
-  readonly requests: readonly JobRequest[];
   readonly rows: readonly InputRow[];
   /** Characters of JSON in `rows`. */
   readonly json: number;
@@ -49,14 +48,14 @@ export class InsertCoalescer {
     this.#maxInFlight = maxInFlight;
   }
 
-  /** Writes `rows` (one per request), alone or with other enqueues; resolves to their results. */
-  insert(requests: readonly JobRequest[], rows: readonly InputRow[]): Promise<EnqueueResult[]> {
+  /** Writes `rows`, alone or with other enqueues; resolves to their results. */
+  insert(rows: readonly InputRow[]): Promise<EnqueueResult[]> {
     const json = rows.reduce((sum, row) => sum + row.args.length + row.metadata.length, 0);
     if (rows.length >= MAX_SHARED_ROWS || json >= MAX_SHARED_JSON || rows.some((row) => row.unique_key !== null)) {
-      return this.#statement(requests, rows);
+      return this.#statement(rows);
     }
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ requests, rows, json, resolve, reject });
+      this.#waiting.push({ rows, json, resolve, reject });
       this.#scheduleSend();
     });
   }
@@ -98,18 +97,14 @@ export class InsertCoalescer {
   async #write(members: readonly Member[]): Promise<void> {
     let results: EnqueueResult[];
     try {
-      results = await this.#statement(
-        members.flatMap((member) => member.requests),
-        members.flatMap((member) => member.rows),
-      );
+      results = await this.#statement(members.flatMap((member) => member.rows));
     } catch (error) {
       if (members.length === 1 || !rejectedForARow(error)) {
         for (const member of members) member.reject(error);
         return;
       }
       // One at a time, in the order they came: ids keep that order.
-      for (const member of members)
-        await this.#statement(member.requests, member.rows).then(member.resolve, member.reject);
+      for (const member of members) await this.#statement(member.rows).then(member.resolve, member.reject);
       return;
     }
     let at = 0;

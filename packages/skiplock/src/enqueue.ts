@@ -288,7 +288,7 @@ async function insertKept(
 ): Promise<EnqueueResult[]> {
   const rows = await toInputRows(requests, config);
   // In a caller's transaction: always notify, at its commit.
-  return onPool ? onPool.insert(requests, rows) : insertRows(db, config, requests, rows, { notify: true, extra: [] });
+  return onPool ? onPool.insert(rows) : insertRows(db, config, rows, { notify: true, extra: [] });
 }
 
 /**
@@ -298,16 +298,15 @@ async function insertKept(
 export async function insertAndWake(
   db: Queryable,
   config: EnqueueConfig,
-  requests: readonly JobRequest[],
   rows: readonly InputRow[],
   waker: Waker,
 ): Promise<EnqueueResult[]> {
   const ticket = waker.begin();
   let inserted: EnqueueResult[];
   try {
-    inserted = await insertRows(db, config, requests, rows, ticket);
+    inserted = await insertRows(db, config, rows, ticket);
   } catch (error) {
-    waker.end(ticket, [...new Set(rows.map((row) => row.queue))], true);
+    waker.end(ticket, new Set(rows.map((row) => row.queue)), true);
     throw error;
   }
   const available = new Set<string>();
@@ -320,21 +319,18 @@ export async function insertAndWake(
 /** The result of a job the insert wrote (and counted). */
 function enqueued(
   config: EnqueueConfig,
-  request: JobRequest,
+  { name, queue }: InputRow,
   id: string,
   state: 'available' | 'scheduled',
 ): EnqueueResult {
-  const name = request.job.name;
-  const queue = queueOf(request);
   config.telemetry.recordEnqueued(queue, name);
   return { status: 'enqueued', id, state, name, queue };
 }
 
-/** Inserts validated rows in one round trip on `db`, one result per request, in order. */
+/** Inserts validated rows in one round trip on `db`, one result per row, in order. */
 async function insertRows(
   db: Queryable,
   config: EnqueueConfig,
-  requests: readonly JobRequest[],
   rows: readonly InputRow[],
   { notify, extra }: WakeTicket,
 ): Promise<EnqueueResult[]> {
@@ -346,10 +342,10 @@ async function insertRows(
   const params = notify ? [...values, config.channel, extra] : values;
   if (shape !== 'unique') {
     const [batch] = (await db.query<BatchInserted>(statement.text, params, statement.name)) as [BatchInserted];
-    const ids = insertedIds(batch, requests.length);
+    const ids = insertedIds(batch, rows.length);
     const { states } = batch; // a letter per job, or one for all
-    return requests.map((request, index) =>
-      enqueued(config, request, ids[index] as string, (states[index] ?? states) === 's' ? 'scheduled' : 'available'),
+    return rows.map((row, index) =>
+      enqueued(config, row, ids[index] as string, (states[index] ?? states) === 's' ? 'scheduled' : 'available'),
     );
   }
   const inserted = await db.query<InsertedRow>(statement.text, params, statement.name);
@@ -365,16 +361,15 @@ async function insertRows(
     for (const row of found) firstIdByKey.set(row.unique_key, row.id);
   }
   return inserted.map((row, index): EnqueueResult => {
-    const request = requests[index] as JobRequest;
-    if (row.state !== null && row.id !== null) return enqueued(config, request, row.id, row.state);
-    const base = { name: request.job.name, queue: queueOf(request) };
+    const input = rows[index] as InputRow;
+    if (row.state !== null && row.id !== null) return enqueued(config, input, row.id, row.state);
     const id = row.id ?? firstIdByKey.get(row.unique_key ?? '');
     if (id === undefined) {
       throw new EnqueueError(
-        base.name,
+        input.name,
         `unique key "${row.unique_key}" was taken and then released before it could be read; enqueue again`,
       );
     }
-    return { status: 'duplicate', id, ...base };
+    return { status: 'duplicate', id, name: input.name, queue: input.queue };
   });
 }

@@ -148,7 +148,7 @@ export class Skiplock implements Enqueuer {
     this.#waker = new Waker(this.pool, this.#env.jobsChannel, this.logger);
     const pooled = toQueryable(this.pool);
     this.#coalescer = new InsertCoalescer(
-      (requests, rows) => insertAndWake(pooled, this.#config, requests, rows, this.#waker),
+      (rows) => insertAndWake(pooled, this.#config, rows, this.#waker),
       COALESCED_IN_FLIGHT,
     );
     this.#middleware = { enqueue: options.middleware?.enqueue ?? [], perform: options.middleware?.perform ?? [] };

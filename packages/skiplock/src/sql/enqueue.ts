@@ -60,19 +60,19 @@ function perJobValues(column: InsertColumn): string {
 }
 
 /**
- * Inserts jobs in one statement, from a parameter per column (`$1 … $10`, see {@link INSERT_COLUMNS}):
- * shape `one` takes the values themselves; a batch takes the columns of `perJob` (always including
- * `args`, whose count is the batch's size) as arrays, JSON columns as one JSON array (see
- * {@link isJsonColumn}), and the others as the one value every job has. With `notify`, `$11` is the
- * channel and `$12` more queues to notify (their jobs committed earlier, see `Waker`). Shapes `one`
- * and `many` return one row: `ids`, the jobs' ids in order, comma-separated, and `states`, a letter
- * per job (`a` available, `s` scheduled) or one letter when all jobs have that state; `many` also
- * returns `base`, and a null `ids` when each job's id is `base` plus its ordinal (1, 2, …). `unique`
- * returns per job, in order, its ordinal, unique key, state and id (null state: a duplicate). A batch draws
- * its ids up front (`input` is materialized once) so that each input row is matched to its outcome
- * by its ordinal: inserted, or a duplicate of the unfinished job holding its unique key. Without
- * unique keys there is no conflict to handle and every row is inserted as is (no speculative
- * insertion).
+ * Inserts jobs in one statement, from a parameter per column (`$1 … $10`, see
+ * {@link INSERT_COLUMNS}): shape `one` takes the values themselves; a batch takes the columns of
+ * `perJob` (always including `args`, whose count is the batch's size) as arrays, JSON columns as one
+ * JSON array (see {@link isJsonColumn}), and the others as the one value every job has. With
+ * `notify`, `$11` is the channel and `$12` more queues to notify (their jobs committed earlier, see
+ * `Waker`). Shapes `one` and `many` return one row: `ids`, the jobs' ids in order, comma-separated,
+ * and `states`, a letter per job (`a` available, `s` scheduled) or one letter when all jobs have
+ * that state; `many` also returns `base`, and a null `ids` when each job's id is `base` plus its
+ * ordinal (1, 2, …). `unique` returns per job, in order, its ordinal, unique key, state and id (null
+ * state: a duplicate). A batch draws its ids up front (`input` is materialized once) so that each
+ * input row is matched to its outcome by its ordinal: inserted, or a duplicate of the unfinished job
+ * holding its unique key. Without unique keys there is no conflict to handle and every row is
+ * inserted as is (no speculative insertion).
  */
 export function insertJobsSql(schema: string, { shape, perJob, notify }: InsertVariant): string {
   // A one-time filter (always true) around an uncorrelated subquery: evaluated once per statement,
