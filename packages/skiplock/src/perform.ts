@@ -17,11 +17,18 @@ export function invokeHandler(
   ctx: JobContext,
   middleware: readonly PerformMiddleware[],
 ): Promise<void> {
+  const { beforePerform, afterPerform } = definition.hooks;
+  // Nothing around the handler (most jobs): no chain to build, no hooks to await.
+  if (middleware.length === 0 && !beforePerform && !afterPerform) return performOnly(definition, args, ctx);
   return runChain(middleware, { definition, args, ctx }, async (call) => {
     await definition.hooks.beforePerform?.(call.args, call.ctx);
     await definition.perform(call.args, call.ctx);
     await definition.hooks.afterPerform?.(call.args, call.ctx);
   });
+}
+
+async function performOnly(definition: AnyJobDefinition, args: unknown, ctx: JobContext): Promise<void> {
+  await definition.perform(args, ctx);
 }
 
 /** What an inline run takes from its Skiplock instance (none: no middleware, default logger). */

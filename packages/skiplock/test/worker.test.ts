@@ -436,8 +436,35 @@ describe('failures', () => {
       { name: 'JobTimeoutError', message: expect.stringContaining('200 ms') },
     ]);
   });
-});
 
+  it('a timeout while the arguments are still being validated ends the attempt; the handler never starts', async () => {
+    let performed = 0;
+    const slowSchema = defineJob({
+      name: 'slow-schema',
+      timeout: '100ms',
+      maxAttempts: 1,
+      schema: {
+        '~standard': {
+          version: 1,
+          vendor: 'test',
+          validate: async (v: unknown) => {
+            await new Promise((resolve) => setTimeout(resolve, 400));
+            return { value: v as Record<string, never> };
+          },
+        },
+      },
+      perform() {
+        performed += 1;
+      },
+    });
+    await startWorker({ jobs: [slowSchema] });
+    const { id } = await slowSchema.performLater({});
+    await finished(id, 'discarded');
+    expect((await job(id)).errors).toMatchObject([{ name: 'JobTimeoutError' }]);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the validation has finished by now
+    expect(performed).toBe(0);
+  });
+});
 describe('leases', () => {
   it("a definition's lease overrides the worker's, and heartbeats keep a long run from being rescued", async () => {
     const leases: number[] = [];

@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { JobContext, JobDatabase } from '../context.js';
 import type { AnyJobDefinition } from '../definition.js';
@@ -43,8 +44,12 @@ export interface ExecutorContext {
   finishSql: string;
 }
 
-/** The arguments a handler gets: the stored ones, upgraded from an older version, then validated. */
-async function handlerArgs(definition: AnyJobDefinition, row: ClaimedRow): Promise<unknown> {
+/**
+ * The arguments a handler gets: the stored ones, upgraded from an older version, then validated.
+ * Those that need neither are returned as they are, without a promise (most jobs); otherwise a
+ * promise of them.
+ */
+function handlerArgs(definition: AnyJobDefinition, row: ClaimedRow): unknown {
   const stored = row.version ?? 1;
   if (stored > definition.version) {
     // Written by newer code: leave it for a worker that knows this version (the attempt is retried).
@@ -54,9 +59,13 @@ async function handlerArgs(definition: AnyJobDefinition, row: ClaimedRow): Promi
     );
   }
   const raw = row.args as Record<string, JsonValue>;
-  const input: unknown =
-    stored < definition.version && definition.upgrade ? await definition.upgrade(raw, stored) : raw;
-  return validateArgs({ job: definition, args: input });
+  const { upgrade } = definition;
+  if (stored < definition.version && upgrade) {
+    return Promise.resolve(upgrade(raw, stored)).then((input: unknown) =>
+      validateArgs({ job: definition, args: input }),
+    );
+  }
+  return definition.schema ? validateArgs({ job: definition, args: raw }) : raw;
 }
 
 /** What a job's context and log lines are made of. */
@@ -102,19 +111,21 @@ function jobContext(
  */
 class JobParts {
   readonly #parent: Logger;
-  readonly #bindings: Record<string, unknown>;
+  readonly #definition: AnyJobDefinition;
+  readonly #row: JobIdentity & Pick<ClaimedRow, 'args'>;
   #logger: Logger | undefined;
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
 
-  constructor(parent: Logger, bindings: Record<string, unknown>) {
+  constructor(parent: Logger, definition: AnyJobDefinition, row: JobIdentity & Pick<ClaimedRow, 'args'>) {
     this.#parent = parent;
-    this.#bindings = bindings;
+    this.#definition = definition;
+    this.#row = row;
   }
 
   get logger(): Logger {
-    this.#logger ??= this.#parent.child(this.#bindings);
+    this.#logger ??= this.#parent.child(logBindings(this.#definition, this.#row));
     return this.#logger;
   }
 
@@ -149,7 +160,7 @@ export function afterDiscardOutsideAttempt(
   logger: Logger,
   db: JobDatabase,
 ): Promise<void> {
-  const parts = new JobParts(logger, logBindings(definition, row));
+  const parts = new JobParts(logger, definition, row);
   parts.abort(error);
   return runAfterDiscard(definition, row.args, error, jobContext(definition, row, parts, db));
 }
@@ -166,24 +177,6 @@ async function runAfterDiscard(
   } catch (hookError) {
     ctx.logger.error({ err: hookError }, 'afterDiscard failed');
   }
-}
-
-/** A promise that an interrupt rejects, and the interrupt itself (which also aborts the signal). */
-function interruption(parts: JobParts): { interrupted: Promise<never>; interrupt: (error: Error) => void } {
-  let reject: (error: Error) => void = () => undefined;
-  const interrupted = new Promise<never>((_, rejectWith) => {
-    reject = rejectWith;
-  });
-  // Unobserved until the handler is running; never an unhandled rejection.
-  interrupted.catch(() => undefined);
-  return {
-    interrupted,
-    interrupt: (error) => {
-      if (parts.aborted) return;
-      reject(error);
-      parts.abort(error);
-    },
-  };
 }
 
 /**
@@ -215,54 +208,136 @@ const FAILURE_LOG: Record<Outcome['state'], ['error' | 'warn' | 'info', string]>
   available: ['info', 'job released'],
 };
 
+/** The outcome of every handler that returns (shared: outcomes are never changed). */
+const COMPLETED: Outcome = { state: 'completed' };
+/** A transactional job's: its "done" was written in its own transaction. */
+const COMPLETED_RECORDED: Outcome = { state: 'completed', recorded: true };
+
 /**
  * Starts one claimed job: validates its arguments again, runs the handler with a context and the
  * timeout inside its perform span, and resolves to the attempt's outcome. Never rejects: whatever
  * the handler throws (including non-Errors) becomes a failed attempt.
  */
 export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: ExecutorContext): Execution {
-  const parts = new JobParts(context.logger, logBindings(definition, row));
-  const ctx = jobContext(definition, row, parts, context.db);
-  const { telemetry } = context;
-  const span = telemetry.startPerform(row);
-  const started = performance.now();
-  const { interrupted, interrupt } = interruption(parts);
-  const timeoutMs = definition.timeoutMs ?? context.defaultTimeoutMs;
-  const run = async (): Promise<Outcome> => {
-    const timer =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => interrupt(new JobTimeoutError(row.name, timeoutMs)), timeoutMs);
-    let outcome: Outcome;
-    let args: unknown = row.args;
-    try {
-      args = await handlerArgs(definition, row);
-      if (definition.transactional) {
-        await context.transaction(async (db, queryable) => {
-          await Promise.race([invokeHandler(definition, args, { ...ctx, db }, context.middleware), interrupted]);
-          // "Done" is written in the handler's own transaction: both commit, or neither does.
-          const completed = { id: row.id, attempt: row.attempt, outcome: { state: 'completed' } as const };
-          const written = await queryable.query(context.finishSql, finishValues([completed], context.workerId));
-          if (written.length === 0) throw new Error('the job was taken back (lease expired) before it could commit');
-        });
-        outcome = { state: 'completed', recorded: true };
-      } else {
-        await Promise.race([invokeHandler(definition, args, ctx, context.middleware), interrupted]);
-        outcome = { state: 'completed' };
-      }
-      if (context.logger.isLevelEnabled('debug')) {
-        parts.logger.debug({ ms: Math.round(performance.now() - started) }, 'job completed');
-      }
-    } catch (thrown) {
-      outcome = safeFailureOutcome(thrown, row, definition, context.workerId);
-      const [level, message] = FAILURE_LOG[outcome.state];
-      parts.logger[level]({ err: thrown, outcome: outcome.state }, message);
-      if (outcome.state === 'discarded') await runAfterDiscard(definition, args, thrown, ctx);
-    } finally {
-      clearTimeout(timer);
+  return new Attempt(definition, row, context);
+}
+
+/**
+ * One attempt at a job. Its state is this one object: a worker runs tens of thousands of jobs a
+ * second, and every promise and closure made per job is garbage to collect, more so while the job
+ * is still in flight when the collector runs. The outcome is settled once, by whichever comes
+ * first: the handler returning or throwing, or an interrupt (which does not wait for a handler
+ * that ignores its signal).
+ */
+class Attempt implements Execution {
+  readonly row: ClaimedRow;
+  readonly outcome: Promise<Outcome>;
+  readonly #definition: AnyJobDefinition;
+  readonly #context: ExecutorContext;
+  readonly #parts: JobParts;
+  readonly #ctx: JobContext;
+  readonly #span: Span;
+  readonly #started = performance.now();
+  #settle: (outcome: Outcome) => void = () => undefined;
+  /** Set when the outcome is decided (it may still wait for `afterDiscard`): later ends are ignored. */
+  #decided = false;
+  #timer: NodeJS.Timeout | undefined;
+  /** The arguments the handler got (the stored ones until validated), for `afterDiscard`. */
+  #args: unknown;
+  /** A transactional job's interrupt: ends the transaction's wait for its handler (it rolls back). */
+  #interruptTransaction: ((error: Error) => void) | undefined;
+
+  constructor(definition: AnyJobDefinition, row: ClaimedRow, context: ExecutorContext) {
+    this.row = row;
+    this.#definition = definition;
+    this.#context = context;
+    this.#args = row.args;
+    this.#parts = new JobParts(context.logger, definition, row);
+    this.#ctx = jobContext(definition, row, this.#parts, context.db);
+    this.outcome = new Promise((resolve) => (this.#settle = resolve));
+    this.#span = context.telemetry.startPerform(row);
+    context.telemetry.inSpan(this.#span, () => this.#start());
+  }
+
+  /** Aborts the handler's signal (the handler decides what to do about it). */
+  abort(reason: Error): void {
+    this.#parts.abort(reason);
+  }
+
+  /** Ends the attempt now with `error`, without waiting for the handler; aborts its signal. */
+  interrupt(error: Error): void {
+    if (this.#parts.aborted) return;
+    this.#parts.abort(error);
+    if (this.#interruptTransaction) this.#interruptTransaction(error);
+    else void this.#failed(error);
+  }
+
+  #start(): void {
+    const timeoutMs = this.#definition.timeoutMs ?? this.#context.defaultTimeoutMs;
+    if (timeoutMs !== undefined) {
+      this.#timer = setTimeout(() => this.interrupt(new JobTimeoutError(this.row.name, timeoutMs)), timeoutMs);
     }
-    telemetry.endPerform(span, row, outcome, performance.now() - started);
-    return outcome;
-  };
-  return { row, outcome: telemetry.inSpan(span, run), interrupt, abort: (reason) => parts.abort(reason) };
+    let running: Promise<void>;
+    try {
+      running = this.#perform();
+    } catch (thrown) {
+      void this.#failed(thrown); // thrown before the first await: a version this worker does not know
+      return;
+    }
+    running.then(
+      () => this.#succeeded(),
+      (thrown: unknown) => this.#failed(thrown),
+    );
+  }
+
+  /** Validates the arguments (when they need it), then calls the handler. */
+  #perform(): Promise<void> {
+    // Validated arguments: as they are, or a promise of them (see handlerArgs).
+    const args = handlerArgs(this.#definition, this.row);
+    return args instanceof Promise ? args.then((valid: unknown) => this.#invoke(valid)) : this.#invoke(args);
+  }
+
+  #invoke(args: unknown): Promise<void> {
+    // Interrupted while its arguments were validated: the attempt is over, the handler never starts.
+    if (this.#decided) return Promise.resolve();
+    this.#args = args;
+    const { middleware } = this.#context;
+    if (!this.#definition.transactional) return invokeHandler(this.#definition, args, this.#ctx, middleware);
+    const interrupted = new Promise<never>((_, reject) => (this.#interruptTransaction = reject));
+    // Unobserved until the handler is running; never an unhandled rejection.
+    interrupted.catch(() => undefined);
+    return this.#context.transaction(async (db, queryable) => {
+      await Promise.race([invokeHandler(this.#definition, args, { ...this.#ctx, db }, middleware), interrupted]);
+      // "Done" is written in the handler's own transaction: both commit, or neither does.
+      const { row } = this;
+      const completed = { id: row.id, attempt: row.attempt, outcome: COMPLETED };
+      const written = await queryable.query(this.#context.finishSql, finishValues([completed], this.#context.workerId));
+      if (written.length === 0) throw new Error('the job was taken back (lease expired) before it could commit');
+    });
+  }
+
+  #succeeded(): void {
+    if (this.#decided) return;
+    this.#decided = true;
+    if (this.#context.logger.isLevelEnabled('debug')) {
+      this.#parts.logger.debug({ ms: Math.round(performance.now() - this.#started) }, 'job completed');
+    }
+    this.#end(this.#definition.transactional ? COMPLETED_RECORDED : COMPLETED);
+  }
+
+  async #failed(thrown: unknown): Promise<void> {
+    if (this.#decided) return;
+    this.#decided = true;
+    const outcome = safeFailureOutcome(thrown, this.row, this.#definition, this.#context.workerId);
+    const [level, message] = FAILURE_LOG[outcome.state];
+    this.#parts.logger[level]({ err: thrown, outcome: outcome.state }, message);
+    if (outcome.state === 'discarded') await runAfterDiscard(this.#definition, this.#args, thrown, this.#ctx);
+    this.#end(outcome);
+  }
+
+  #end(outcome: Outcome): void {
+    clearTimeout(this.#timer);
+    this.#context.telemetry.endPerform(this.#span, this.row, outcome, performance.now() - this.#started);
+    this.#settle(outcome);
+  }
 }
