@@ -9,26 +9,23 @@ import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJsonObject } from './payload.js';
 
 /**
  * Calls a job's handler the way every path does (worker, `performNow`, test helpers): perform
- * middleware around `beforePerform`, the handler, and `afterPerform` (after success only).
+ * middleware around `beforePerform`, the handler, and `afterPerform` (after success only). A
+ * handler with nothing around it (most jobs) is called as it is: its own result is returned (a
+ * promise, or nothing when a synchronous handler returned) and what it throws is thrown.
  */
 export function invokeHandler(
   definition: AnyJobDefinition,
   args: unknown,
   ctx: JobContext,
   middleware: readonly PerformMiddleware[],
-): Promise<void> {
+): Promise<void> | void {
   const { beforePerform, afterPerform } = definition.hooks;
-  // Nothing around the handler (most jobs): no chain to build, no hooks to await.
-  if (middleware.length === 0 && !beforePerform && !afterPerform) return performOnly(definition, args, ctx);
+  if (middleware.length === 0 && !beforePerform && !afterPerform) return definition.perform(args, ctx);
   return runChain(middleware, { definition, args, ctx }, async (call) => {
     await definition.hooks.beforePerform?.(call.args, call.ctx);
     await definition.perform(call.args, call.ctx);
     await definition.hooks.afterPerform?.(call.args, call.ctx);
   });
-}
-
-async function performOnly(definition: AnyJobDefinition, args: unknown, ctx: JobContext): Promise<void> {
-  await definition.perform(args, ctx);
 }
 
 /** What an inline run takes from its Skiplock instance (none: no middleware, default logger). */

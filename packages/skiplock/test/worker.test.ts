@@ -24,11 +24,15 @@ const finished = (id: string | null, state = 'completed') =>
 describe('running jobs', () => {
   it('runs a job with its context and records completion', async () => {
     const seen: Array<{ args: unknown; ctx: Pick<JobContext, 'id' | 'name' | 'queue' | 'attempt'> }> = [];
+    let copy: JobContext | undefined;
+    let keys: string[] = [];
     const hello = defineJob<{ who: string }>({
       name: 'hello',
       queue: 'greetings',
       perform(args, ctx) {
         seen.push({ args, ctx: { id: ctx.id, name: ctx.name, queue: ctx.queue, attempt: ctx.attempt } });
+        keys = Object.keys(ctx).sort();
+        copy = { ...ctx }; // as middleware may do: the copy keeps signal and logger
       },
     });
     await startWorker({ jobs: [hello] });
@@ -37,6 +41,9 @@ describe('running jobs', () => {
     expect(seen).toEqual([
       { args: { who: 'world' }, ctx: { id: result.id, name: 'hello', queue: 'greetings', attempt: 1 } },
     ]);
+    expect(keys).toEqual(['attempt', 'db', 'id', 'logger', 'maxAttempts', 'metadata', 'name', 'queue', 'signal']);
+    expect(copy?.signal).toBeInstanceOf(AbortSignal);
+    expect(typeof copy?.logger.info).toBe('function');
     const row = await job(result.id);
     expect(row).toMatchObject({ attempt: 1, locked_by: null, lease_expires_at: null, errors: [] });
     expect(row.finished_at).toBeInstanceOf(Date);
