@@ -1,17 +1,16 @@
-// S5's worker process: attaches to a migrated schema, runs a throughput worker on 'go', tells the
-// parent how many jobs it has run (at most every 5 ms), and on 'stop' reports the number (args.i) of
-// every job it ran.
+// S5's worker process. On `{ type: 'start', schema }` it runs a throughput worker on that migrated
+// schema and tells the parent how many jobs it has run (at most every 5 ms); on 'stop' it stops the
+// worker and reports the number (args.i) of every job it ran there; on 'exit' it exits. The parent
+// starts it first on a warm-up schema, so that the timed drain runs on compiled code, as S3's
+// (in the bench's own, long-running process) does.
 import { systemByName } from '../systems/index.mjs';
 
-const [name, schema, databaseUrl, overridesJson] = process.argv.slice(2);
-const system = systemByName(/** @type {string} */ (name)).create(
-  /** @type {string} */ (databaseUrl),
-  /** @type {string} */ (schema),
-);
+const [name, databaseUrl, overridesJson] = process.argv.slice(2);
+const factory = systemByName(/** @type {string} */ (name));
+/** @type {{ system: import('../systems/system.mjs').System, worker: import('../systems/system.mjs').RunningWorker } | undefined} */
+let running;
 /** @type {number[]} */
-const ran = [];
-/** @type {import('../systems/system.mjs').RunningWorker | undefined} */
-let worker;
+let ran = [];
 /** @type {NodeJS.Timeout | undefined} */
 let progress;
 
@@ -24,16 +23,25 @@ function onJob(args) {
   }, 5);
 }
 
-process.on('message', (message) => {
-  void (async () => {
-    if (message === 'go') {
-      worker = await system.startWorker(onJob, 'throughput', JSON.parse(overridesJson ?? '{}'));
-      process.send?.({ type: 'started', settings: worker.settings });
-    } else if (message === 'stop') {
-      await worker?.stop();
-      await system.close();
-      process.send?.({ type: 'ran', ran }, () => process.exit(0));
-    }
-  })();
-});
+/** @param {{ type: string, schema?: string }} message */
+async function handle(message) {
+  if (message.type === 'start') {
+    const system = factory.create(/** @type {string} */ (databaseUrl), /** @type {string} */ (message.schema));
+    ran = [];
+    const worker = await system.startWorker(onJob, 'throughput', JSON.parse(overridesJson ?? '{}'));
+    running = { system, worker };
+    process.send?.({ type: 'started', settings: worker.settings });
+  } else if (message.type === 'stop') {
+    await running?.worker.stop();
+    await running?.system.close();
+    running = undefined;
+    clearTimeout(progress);
+    progress = undefined;
+    process.send?.({ type: 'stopped', ran });
+  } else if (message.type === 'exit') {
+    process.exit(0);
+  }
+}
+
+process.on('message', (message) => void handle(/** @type {{ type: string, schema?: string }} */ (message)));
 process.send?.({ type: 'ready' });
