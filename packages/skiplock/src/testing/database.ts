@@ -172,7 +172,9 @@ export async function drain(db: Database, options: DrainOptions = {}): Promise<D
     claimed.sort(byClaimOrder);
     for (const row of claimed) {
       const definition = (definitions.get(row.name) ?? definitionNamed(row.name)) as AnyJobDefinition;
-      const outcome = await execute(definition, row, context).outcome;
+      const execution = execute(definition, row, context);
+      execution.start();
+      const outcome = await execution.outcome;
       if (!(outcome.state === 'completed' && outcome.recorded)) {
         await q.query(context.finishSql, finishValues([{ id: row.id, attempt: row.attempt, outcome }], DRAIN_WORKER));
       }

@@ -13,9 +13,18 @@ import type { TransactionRunner } from '../transaction.js';
 import type { Telemetry } from '../telemetry.js';
 import { failureOutcome, type Outcome } from './outcome.js';
 
-/** A job being run: its row, the promise of its outcome, and how to stop it. */
+/** Told of an attempt's outcome, once: one function for all of a worker's jobs. */
+export type OutcomeListener = (execution: Execution, outcome: Outcome) => void;
+
+/** A job to run: its row, how to start it, its outcome, and how to stop it. */
 export interface Execution {
   readonly row: ClaimedRow;
+  /**
+   * Runs the attempt; `listener` is called once with its outcome, before `start` returns when the
+   * handler is synchronous and returns (or throws) at once.
+   */
+  readonly start: (listener?: OutcomeListener) => void;
+  /** The attempt's outcome (for callers that wait on a few jobs, not for every job). */
   readonly outcome: Promise<Outcome>;
   /** Aborts the handler's signal (the handler decides what to do about it). */
   readonly abort: (reason: Error) => void;
@@ -232,8 +241,8 @@ const COMPLETED: Outcome = { state: 'completed' };
 const COMPLETED_RECORDED: Outcome = { state: 'completed', recorded: true };
 
 /**
- * Starts one claimed job: validates its arguments again, runs the handler with a context and the
- * timeout inside its perform span, and resolves to the attempt's outcome. Never rejects: whatever
+ * One claimed job, to be started: it validates its arguments again, runs the handler with a context
+ * and the timeout inside its perform span, and settles the attempt's outcome. Never fails: whatever
  * the handler throws (including non-Errors) becomes a failed attempt.
  */
 export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: ExecutorContext): Execution {
@@ -249,14 +258,18 @@ export function execute(definition: AnyJobDefinition, row: ClaimedRow, context: 
  */
 class Attempt implements Execution {
   readonly row: ClaimedRow;
-  readonly outcome: Promise<Outcome>;
   readonly #definition: AnyJobDefinition;
   readonly #context: ExecutorContext;
   readonly #parts: JobParts;
   readonly #ctx: JobContext;
   readonly #span: Span;
   readonly #started = performance.now();
-  #settle!: (outcome: Outcome) => void;
+  #listener: OutcomeListener | undefined;
+  /** Set once settled. */
+  #outcome: Outcome | undefined;
+  /** Made only when asked for (see {@link outcome}), with what settles it. */
+  #promise: Promise<Outcome> | undefined;
+  #settle: ((outcome: Outcome) => void) | undefined;
   /** Set when the outcome is decided (it may still wait for `afterDiscard`): later ends are ignored. */
   #decided = false;
   #timer: NodeJS.Timeout | undefined;
@@ -272,9 +285,19 @@ class Attempt implements Execution {
     this.#args = row.args;
     this.#parts = new JobParts(context.logger, definition, row);
     this.#ctx = jobContext(definition, row, this.#parts, context.db);
-    this.outcome = new Promise((resolve) => (this.#settle = resolve));
     this.#span = context.telemetry.startPerform(row);
-    context.telemetry.inSpan(this.#span, () => this.#start());
+  }
+
+  start(listener?: OutcomeListener): void {
+    this.#listener = listener;
+    this.#context.telemetry.inSpan(this.#span, () => this.#start());
+  }
+
+  get outcome(): Promise<Outcome> {
+    this.#promise ??= this.#outcome
+      ? Promise.resolve(this.#outcome)
+      : new Promise<Outcome>((resolve) => (this.#settle = resolve));
+    return this.#promise;
   }
 
   /** Aborts the handler's signal (the handler decides what to do about it). */
@@ -360,6 +383,8 @@ class Attempt implements Execution {
   #end(outcome: Outcome): void {
     clearTimeout(this.#timer);
     this.#context.telemetry.endPerform(this.#span, this.row, outcome, performance.now() - this.#started);
-    this.#settle(outcome);
+    this.#outcome = outcome;
+    this.#settle?.(outcome);
+    this.#listener?.(this, outcome);
   }
 }

@@ -21,7 +21,13 @@ import { deregisterWorkerSql, forgetDeadWorkersSql } from '../sql/workers.js';
 import type { DepthRow, Telemetry } from '../telemetry.js';
 import { Completer } from './completer.js';
 import { settlesWithin } from './deadline.js';
-import { afterDiscardOutsideAttempt, execute, type Execution, type ExecutorContext } from './executor.js';
+import {
+  afterDiscardOutsideAttempt,
+  execute,
+  type Execution,
+  type ExecutorContext,
+  type OutcomeListener,
+} from './executor.js';
 import { every } from './maintenance.js';
 import { Notifier } from './notifier.js';
 import { withClient } from '../pool-client.js';
@@ -382,15 +388,19 @@ export class Worker {
     const definition = this.#definitions.get(row.name) as AnyJobDefinition;
     const execution = execute(definition, row, this.#executorContext);
     this.#running.set(row.id, execution);
-    void execution.outcome.then((outcome) => {
-      // Absent when shutdown already put the job back.
-      if (this.#running.get(row.id) !== execution) return;
-      this.#running.delete(row.id);
-      this.#env.telemetry.recordOutcome(row, outcome);
-      if (!(outcome.state === 'completed' && outcome.recorded)) this.#completer.push(row.id, row.attempt, outcome);
-      if (this.#fullClaims > 0) this.#slotFreed();
-    });
+    execution.start(this.#finished);
   }
+
+  /** An attempt's outcome: queued for writing, its slot freed. */
+  readonly #finished: OutcomeListener = (execution, outcome) => {
+    const { row } = execution;
+    // Absent when shutdown already put the job back.
+    if (this.#running.get(row.id) !== execution) return;
+    this.#running.delete(row.id);
+    this.#env.telemetry.recordOutcome(row, outcome);
+    if (!(outcome.state === 'completed' && outcome.recorded)) this.#completer.push(row.id, row.attempt, outcome);
+    if (this.#fullClaims > 0) this.#slotFreed();
+  };
 
   /**
    * A slot freed while there is more work: claim now when a batch of slots is free, else a moment
