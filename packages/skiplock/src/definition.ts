@@ -56,7 +56,11 @@ export interface JobOptions<Input, Output> {
   name: string;
   /** Former names: rows enqueued under them are still claimed and run by this definition. */
   aliases?: readonly string[];
-  /** Optional Standard Schema (zod, valibot, arktype …) checked at enqueue and again before perform. */
+  /**
+   * Optional Standard Schema (zod, valibot, arktype …) checked at enqueue and again before perform.
+   * The row keeps the arguments as given (the schema's input); the handler receives the schema's
+   * output, so its defaults and transforms apply when the job runs, with the code of that time.
+   */
   schema?: StandardSchemaV1<Input, Output>;
   /** Default queue (`'default'`), or a function of the arguments. */
   queue?: PerArgs<Input, string>;

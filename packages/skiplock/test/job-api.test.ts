@@ -87,6 +87,22 @@ describe('definitions', () => {
   });
 });
 
+describe('schemas', () => {
+  it("a transforming schema: the row keeps the arguments as given, the handler gets the schema's output", async () => {
+    const seen: Array<{ email: string; plan: string }> = [];
+    const signup = defineJob({
+      name: 'api.signup',
+      schema: z.object({ email: z.string().trim().toLowerCase(), plan: z.string().default('free') }),
+      perform: (args) => void seen.push(args),
+    });
+    const { id } = await signup.performLater({ email: '  Ada@Example.COM ' });
+    expect((await row(id)).args).toEqual({ email: '  Ada@Example.COM ' });
+    await startWorker({ jobs: [signup] });
+    await inState(id, 'completed');
+    expect(seen).toEqual([{ email: 'ada@example.com', plan: 'free' }]);
+  });
+});
+
 describe('enqueue API', () => {
   it('performNow runs inline through validation, hooks and perform middleware, and writes no row', async () => {
     const events: string[] = [];
