@@ -263,7 +263,8 @@ class Attempt implements Execution {
   readonly #parts: JobParts;
   readonly #ctx: JobContext;
   readonly #span: Span;
-  readonly #started = performance.now();
+  /** When `start` was called (performance.now()), for the run time. */
+  #started = 0;
   #listener: OutcomeListener | undefined;
   /** Set once settled. */
   #outcome: Outcome | undefined;
@@ -290,6 +291,7 @@ class Attempt implements Execution {
 
   start(listener?: OutcomeListener): void {
     this.#listener = listener;
+    this.#started = performance.now();
     this.#context.telemetry.inSpan(this.#span, () => this.#start());
   }
 
