@@ -45,9 +45,9 @@ async function spawnWorker(/** @type {string[]} */ argv) {
       )[0]
     );
   };
-  const start = (/** @type {string} */ schema) => {
+  const start = () => {
     ran = 0;
-    child.send({ type: 'start', schema });
+    child.send({ type: 'start' });
   };
   await next('ready');
   return { child, next, start, ran: () => ran };
@@ -56,17 +56,19 @@ async function spawnWorker(/** @type {string[]} */ argv) {
 /** @typedef {Awaited<ReturnType<typeof spawnWorker>>} WorkerProcess */
 
 /**
- * Starts every process on `system`'s backlog of `jobs` and waits until they have run them all and
- * the database records them finished; returns the settings, the time that took and each process's
- * report (the jobs it ran).
+ * Opens `system` in every process (untimed, as S3 finds its pool connected), then starts them on its
+ * backlog of `jobs` and waits until they have run them all and the database records them finished;
+ * returns the settings, the time that took and each process's report (the jobs it ran).
  */
 async function drainWith(
   /** @type {WorkerProcess[]} */ workers,
   /** @type {import('../systems/system.mjs').System} */ system,
   /** @type {number} */ jobs,
 ) {
+  for (const w of workers) w.child.send({ type: 'attach', schema: system.schema });
+  await Promise.all(workers.map((w) => w.next('attached')));
   const start = now();
-  for (const w of workers) w.start(system.schema);
+  for (const w of workers) w.start();
   const settings = (await Promise.all(workers.map((w) => w.next('started'))))[0]?.settings ?? '';
   await waitUntil(async () => workers.reduce((sum, w) => sum + w.ran(), 0) >= jobs, {
     timeoutMs: 300_000,
