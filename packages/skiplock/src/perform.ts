@@ -22,9 +22,9 @@ export function invokeHandler(
   const { beforePerform, afterPerform } = definition.hooks;
   if (middleware.length === 0 && !beforePerform && !afterPerform) return definition.perform(args, ctx);
   return runChain(middleware, { definition, args, ctx }, async (call) => {
-    await definition.hooks.beforePerform?.(call.args, call.ctx);
+    await beforePerform?.(call.args, call.ctx);
     await definition.perform(call.args, call.ctx);
-    await definition.hooks.afterPerform?.(call.args, call.ctx);
+    await afterPerform?.(call.args, call.ctx);
   });
 }
 

@@ -472,6 +472,7 @@ describe('failures', () => {
     expect(performed).toBe(0);
   });
 });
+
 describe('leases', () => {
   it("a definition's lease overrides the worker's, and heartbeats keep a long run from being rescued", async () => {
     const leases: number[] = [];

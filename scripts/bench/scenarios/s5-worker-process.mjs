@@ -33,9 +33,10 @@ async function handle(message) {
     await system.pendingCount();
     process.send?.({ type: 'attached' });
   } else if (message.type === 'start') {
+    if (!system) throw new Error("S5 worker process: 'start' before 'attach'");
     ran = [];
-    worker = await system?.startWorker(onJob, 'throughput', JSON.parse(overridesJson ?? '{}'));
-    process.send?.({ type: 'started', settings: worker?.settings });
+    worker = await system.startWorker(onJob, 'throughput', JSON.parse(overridesJson ?? '{}'));
+    process.send?.({ type: 'started', settings: worker.settings });
   } else if (message.type === 'stop') {
     await worker?.stop();
     await system?.close();

@@ -63,7 +63,8 @@ RETURNING j.id::text AS id`;
  * and the ids as a Postgres array literal (for `id = ANY`, the primary-key lookup). The heartbeat
  * sends its leases this way too. Both are written as text directly: an object keyed by thousands of
  * numeric strings is slow to build and to stringify, and pg escapes every element of an array
- * parameter. Ids are the `id::text` of a bigint (digits), so the literal needs no quoting.
+ * parameter. Ids are the `id::text` of a bigint (digits): neither the JSON keys nor the literal
+ * need escaping.
  */
 export function byId<T extends { id: string }>(items: readonly T[], value: (item: T) => unknown): [string, string] {
   let map = '';
