@@ -25,6 +25,21 @@ export async function dropSchemas(databaseUrl, schemas) {
   }
 }
 
+/**
+ * S6's seeding: each `[sql, rows]` of `inserts` runs with `rows` as `$1` (an `INSERT … SELECT …
+ * generate_series(1, $1)`), then `table` (qualified, quoted) is vacuumed and analyzed and a checkpoint
+ * taken, so that neither the seeding's dead tuples and missing statistics nor its dirty pages land
+ * in the samples.
+ * @param {(text: string, values?: unknown[]) => Promise<unknown>} query
+ * @param {Array<[string, number]>} inserts
+ * @param {string} table
+ */
+export async function seedTable(query, inserts, table) {
+  for (const [sql, rows] of inserts) await query(sql, [rows]);
+  await query(`VACUUM ANALYZE ${table}`);
+  await query('CHECKPOINT');
+}
+
 /** Waits until `check()` is true, polling every `everyMs`; rejects after `timeoutMs`. */
 export async function waitUntil(
   /** @type {() => Promise<boolean>} */ check,

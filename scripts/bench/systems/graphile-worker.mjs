@@ -1,5 +1,6 @@
 // graphile-worker through its public API: WorkerUtils.addJob / addJobs, run() with a task list.
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
+import { seedTable } from '../lib/db.mjs';
 
 const silent = new Logger(() => () => undefined);
 
@@ -60,6 +61,36 @@ export const graphileWorkerSystem = {
           await getUtils()
         ).withPgClient((client) => client.query(`SELECT count(*)::int AS n FROM "${schema}"._private_jobs`));
         return /** @type {{ n: number }} */ (rows[0]).n;
+      },
+      // graphile-worker deletes a job when it completes: the finished jobs it keeps are those that
+      // failed for good (attempts used up).
+      async seedLarge(finished, scheduled) {
+        await (
+          await getUtils()
+        ).withPgClient(async (client) => {
+          await client.query(
+            `INSERT INTO "${schema}"._private_tasks (identifier) VALUES ('noop') ON CONFLICT (identifier) DO NOTHING`,
+          );
+          const task = `(SELECT id FROM "${schema}"._private_tasks WHERE identifier = 'noop')`;
+          await seedTable(
+            (text, values) => client.query(text, values),
+            [
+              [
+                `INSERT INTO "${schema}"._private_jobs (task_id, payload, run_at, attempts, max_attempts, last_error)
+                 SELECT ${task}, json_build_object('i', g), now() - interval '1 hour', 25, 25, 'seeded failure'
+                   FROM generate_series(1, $1) g`,
+                finished,
+              ],
+              [
+                `INSERT INTO "${schema}"._private_jobs (task_id, payload, run_at)
+                 SELECT ${task}, json_build_object('i', g), now() + interval '1 day' + g * interval '1 ms'
+                   FROM generate_series(1, $1) g`,
+                scheduled,
+              ],
+            ],
+            `"${schema}"._private_jobs`,
+          );
+        });
       },
       async close() {
         await utils?.release();

@@ -1,6 +1,7 @@
 // pg-boss through its public API: send / insert, work() with a batch size, several work() loops
 // standing in for the removed teamSize.
 import PgBoss from 'pg-boss';
+import { seedTable } from '../lib/db.mjs';
 
 const QUEUE = 'bench';
 
@@ -65,6 +66,29 @@ export const pgBossSystem = {
           [QUEUE],
         );
         return /** @type {{ n: number }} */ (rows[0]).n;
+      },
+      async seedLarge(finished, scheduled) {
+        await ensureStarted();
+        const db = boss.getDb();
+        await seedTable(
+          (text, values) => db.executeSql(text, values),
+          [
+            [
+              `INSERT INTO "${schema}".job (name, data, state, policy, start_after, started_on, completed_on)
+               SELECT '${QUEUE}', jsonb_build_object('i', g), 'completed', 'standard',
+                      now() - interval '1 hour', now() - interval '1 hour', now()
+                 FROM generate_series(1, $1) g`,
+              finished,
+            ],
+            [
+              `INSERT INTO "${schema}".job (name, data, state, policy, start_after)
+               SELECT '${QUEUE}', jsonb_build_object('i', g), 'created', 'standard', now() + interval '1 day' + g * interval '1 ms'
+                 FROM generate_series(1, $1) g`,
+              scheduled,
+            ],
+          ],
+          `"${schema}".job`,
+        );
       },
       async close() {
         if (started) await boss.stop({ graceful: false, wait: true, close: true, timeout: 1000 });

@@ -1,6 +1,6 @@
 // The raw SQL floor: plain `pg` on a minimal jobs table, the least work any queue has to do.
 // Variants: with or without a NOTIFY trigger on insert; finished jobs UPDATEd to completed or DELETEd.
-import { createPool, freshSchema } from '../lib/db.mjs';
+import { createPool, freshSchema, seedTable } from '../lib/db.mjs';
 
 /**
  * @param {{ notify?: boolean, finish?: 'update' | 'delete', name?: string }} [variant]
@@ -114,20 +114,23 @@ CREATE TRIGGER notify AFTER INSERT ON ${s}.jobs FOR EACH STATEMENT EXECUTE FUNCT
       return rows[0].n;
     },
     async seedLarge(finished, scheduled) {
-      await pool.query(
-        `
-INSERT INTO ${s}.jobs (args, state, run_at, finished_at)
-SELECT jsonb_build_object('i', g), 'completed', now() - interval '1 hour', now() FROM generate_series(1, $1) g`,
-        [finished],
+      await seedTable(
+        (text, values) => pool.query(text, values),
+        [
+          [
+            `INSERT INTO ${s}.jobs (args, state, run_at, finished_at)
+             SELECT jsonb_build_object('i', g), 'completed', now() - interval '1 hour', now() FROM generate_series(1, $1) g`,
+            finished,
+          ],
+          [
+            `INSERT INTO ${s}.jobs (args, state, run_at)
+             SELECT jsonb_build_object('i', g), 'available', now() + interval '1 day' + g * interval '1 ms'
+               FROM generate_series(1, $1) g`,
+            scheduled,
+          ],
+        ],
+        `${s}.jobs`,
       );
-      await pool.query(
-        `
-INSERT INTO ${s}.jobs (args, state, run_at)
-SELECT jsonb_build_object('i', g), 'available', now() + interval '1 day' + g * interval '1 ms' FROM generate_series(1, $1) g`,
-        [scheduled],
-      );
-      await pool.query(`VACUUM ANALYZE ${s}.jobs`);
-      await pool.query(`CHECKPOINT`); // the seeding's writes must not land in the samples
     },
     async close() {
       await pool.end();

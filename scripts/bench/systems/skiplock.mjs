@@ -1,5 +1,7 @@
 // Skiplock through its public API: enqueue / performAllLater, a worker with tuned concurrency and
 // completion batching.
+import { seedTable } from '../lib/db.mjs';
+
 process.env.SKIPLOCK_LOG_LEVEL ??= 'warn';
 const { defineJob, Skiplock } = await import('skiplock');
 
@@ -60,22 +62,25 @@ export const skiplockSystem = {
         return /** @type {{ n: number }} */ (rows[0]).n;
       },
       async seedLarge(finished, scheduled) {
-        const { pool } = skiplock;
-        await pool.query(
-          `INSERT INTO "${schema}".jobs (name, queue, args, state, attempt, run_at, attempted_at, finished_at)
-           SELECT 'bench.noop', 'bench', jsonb_build_object('i', g), 'completed', 1,
-                  now() - interval '1 hour', now() - interval '1 hour', now()
-             FROM generate_series(1, $1) g`,
-          [finished],
+        await seedTable(
+          (text, values) => skiplock.pool.query(text, values),
+          [
+            [
+              `INSERT INTO "${schema}".jobs (name, queue, args, state, attempt, run_at, attempted_at, finished_at)
+               SELECT 'bench.noop', 'bench', jsonb_build_object('i', g), 'completed', 1,
+                      now() - interval '1 hour', now() - interval '1 hour', now()
+                 FROM generate_series(1, $1) g`,
+              finished,
+            ],
+            [
+              `INSERT INTO "${schema}".jobs (name, queue, args, state, run_at)
+               SELECT 'bench.noop', 'bench', jsonb_build_object('i', g), 'scheduled', now() + interval '1 day' + g * interval '1 ms'
+                 FROM generate_series(1, $1) g`,
+              scheduled,
+            ],
+          ],
+          `"${schema}".jobs`,
         );
-        await pool.query(
-          `INSERT INTO "${schema}".jobs (name, queue, args, state, run_at)
-           SELECT 'bench.noop', 'bench', jsonb_build_object('i', g), 'scheduled', now() + interval '1 day' + g * interval '1 ms'
-             FROM generate_series(1, $1) g`,
-          [scheduled],
-        );
-        await pool.query(`VACUUM ANALYZE "${schema}".jobs`);
-        await pool.query(`CHECKPOINT`); // the seeding's writes must not land in the samples
       },
       close: () => skiplock.close(),
     };

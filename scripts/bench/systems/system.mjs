@@ -27,7 +27,7 @@
  * @property {(args: Array<{ i: number }>) => Promise<void>} enqueueMany many jobs in one call
  * @property {(onJob: OnJob, profile: WorkerProfile, overrides?: Record<string, number>) => Promise<RunningWorker>} startWorker
  * @property {() => Promise<number>} pendingCount jobs enqueued but not yet recorded as finished
- * @property {(finished: number, scheduled: number) => Promise<void>} [seedLarge] S6: rows written by SQL
+ * @property {(finished: number, scheduled: number) => Promise<void>} seedLarge S6: finished and scheduled rows, written by SQL
  * @property {() => Promise<void>} close closes connections (the schema stays)
  */
 
