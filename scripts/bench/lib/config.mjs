@@ -46,7 +46,7 @@ const SIZES = {
     s5Jobs: 5_000,
     s6Finished: 50_000,
     s6Scheduled: 50_000,
-    s6Samples: 60,
+    s6Samples: 30,
     s3Sweep: false,
   },
   tiny: {
