@@ -20,10 +20,7 @@ export async function runS6(config) {
   await alternate(config.runs, [...QUEUES, RAW], (factory) =>
     withFreshSystem(factory, config.databaseUrl, async (system) => {
       log(`    seeding ${size}`);
-      await /** @type {NonNullable<typeof system.seedLarge>} */ (system.seedLarge)(
-        config.s6Finished,
-        config.s6Scheduled,
-      );
+      await system.seedLarge(config.s6Finished, config.s6Scheduled);
       const { enqueueMs, startMs, settings } = await measureLatency(system, samplesFor(factory, config.s6Samples));
       enqueue.add(factory.name, factory.enqueueSettings, percentile(enqueueMs, 99));
       claim.add(factory.name, settings, percentile(startMs, 99));
