@@ -158,7 +158,9 @@ export interface InputRow {
  * the row the insert statement reads.
  */
 export async function toInputRows(requests: readonly JobRequest[], config: EnqueueConfig): Promise<InputRow[]> {
-  await Promise.all(requests.flatMap((request) => (request.job.schema ? [validateArgs(request)] : [])));
+  if (requests.some((request) => request.job.schema)) {
+    await Promise.all(requests.flatMap((request) => (request.job.schema ? [validateArgs(request)] : [])));
+  }
   const seen: Seen = { queue: undefined, metadata: undefined };
   return requests.map((request) => toInputRow(request, config, seen));
 }
@@ -214,14 +216,29 @@ function toInputRow(request: JobRequest, config: EnqueueConfig, seen: Seen): Inp
   };
 }
 
-/** The columns whose value differs between rows of the batch (dates compared by their time), and `args` always. */
+/** Whether two rows have the same value in a column (dates compared by their time). */
+const SAME_VALUE: { readonly [Column in InsertColumn]: (a: InputRow, b: InputRow) => boolean } = {
+  name: (a, b) => a.name === b.name,
+  args: () => false,
+  queue: (a, b) => a.queue === b.queue,
+  priority: (a, b) => a.priority === b.priority,
+  max_attempts: (a, b) => a.max_attempts === b.max_attempts,
+  run_at: (a, b) => a.run_at?.getTime() === b.run_at?.getTime(),
+  wait_ms: (a, b) => a.wait_ms === b.wait_ms,
+  unique_key: (a, b) => a.unique_key === b.unique_key,
+  metadata: (a, b) => a.metadata === b.metadata,
+  version: (a, b) => a.version === b.version,
+};
+
+/**
+ * The columns whose value differs between rows of the batch, and `args` always. Each column is
+ * compared by a function of its own: reading `row[column]` for every column from one place would
+ * make that read look up a different key each time, several times slower.
+ */
 function varyingColumns(rows: readonly InputRow[], first: InputRow): InsertColumn[] {
-  const firstRunAt = first.run_at?.getTime();
   return INSERT_COLUMNS.filter((column) => {
-    if (column === 'args') return true;
-    if (column === 'run_at') return rows.some((row) => row.run_at?.getTime() !== firstRunAt);
-    const value = first[column];
-    return rows.some((row) => row[column] !== value);
+    const same = SAME_VALUE[column];
+    return rows.some((row) => !same(row, first));
   });
 }
 
@@ -258,6 +275,9 @@ export async function enqueueRequests(
   requests: readonly JobRequest[],
   onPool?: InsertCoalescer,
 ): Promise<EnqueueResult[]> {
+  if (!requests.some(({ job }) => job.hooks.beforeEnqueue || job.hooks.afterEnqueue)) {
+    return await insertKept(db, config, requests, onPool);
+  }
   const kept: JobRequest[] = [];
   const skipped = new Set<number>();
   // Hooks are awaited only where defined: an `await` per job of a 10,000-job batch is not free.
@@ -288,7 +308,7 @@ async function insertKept(
 ): Promise<EnqueueResult[]> {
   const rows = await toInputRows(requests, config);
   // In a caller's transaction: always notify, at its commit.
-  return onPool ? onPool.insert(rows) : insertRows(db, config, rows, { notify: true, extra: [] });
+  return await (onPool ? onPool.insert(rows) : insertRows(db, config, rows, { notify: true, extra: [] }));
 }
 
 /**
@@ -316,15 +336,25 @@ export async function insertAndWake(
   return inserted;
 }
 
-/** The result of a job the insert wrote (and counted). */
-function enqueued(
-  config: EnqueueConfig,
-  { name, queue }: InputRow,
-  id: string,
-  state: 'available' | 'scheduled',
-): EnqueueResult {
-  config.telemetry.recordEnqueued(queue, name);
+/** The result of a job the insert wrote. */
+function enqueued({ name, queue }: InputRow, id: string, state: 'available' | 'scheduled'): EnqueueResult {
   return { status: 'enqueued', id, state, name, queue };
+}
+
+/** Counts the jobs an insert wrote: one counter update per run of results of one queue and name. */
+function countEnqueued(telemetry: Telemetry, results: readonly EnqueueResult[]): void {
+  let last: EnqueueResult | undefined;
+  let run = 0;
+  for (const result of results) {
+    if (result.status !== 'enqueued') continue;
+    if (last && (result.queue !== last.queue || result.name !== last.name)) {
+      telemetry.recordEnqueued(last.queue, last.name, run);
+      run = 0;
+    }
+    last = result;
+    run += 1;
+  }
+  if (last) telemetry.recordEnqueued(last.queue, last.name, run);
 }
 
 /** Inserts validated rows in one round trip on `db`, one result per row, in order. */
@@ -344,9 +374,11 @@ async function insertRows(
     const [batch] = (await db.query<BatchInserted>(statement.text, params, statement.name)) as [BatchInserted];
     const ids = insertedIds(batch, rows.length);
     const { states } = batch; // a letter per job, or one for all
-    return rows.map((row, index) =>
-      enqueued(config, row, ids[index] as string, (states[index] ?? states) === 's' ? 'scheduled' : 'available'),
+    const results = rows.map((row, index) =>
+      enqueued(row, ids[index] as string, (states[index] ?? states) === 's' ? 'scheduled' : 'available'),
     );
+    countEnqueued(config.telemetry, results);
+    return results;
   }
   const inserted = await db.query<InsertedRow>(statement.text, params, statement.name);
   const firstIdByKey = new Map<string, string>();
@@ -360,9 +392,9 @@ async function insertRows(
     ]);
     for (const row of found) firstIdByKey.set(row.unique_key, row.id);
   }
-  return inserted.map((row, index): EnqueueResult => {
+  const results = inserted.map((row, index): EnqueueResult => {
     const input = rows[index] as InputRow;
-    if (row.state !== null && row.id !== null) return enqueued(config, input, row.id, row.state);
+    if (row.state !== null && row.id !== null) return enqueued(input, row.id, row.state);
     const id = row.id ?? firstIdByKey.get(row.unique_key ?? '');
     if (id === undefined) {
       throw new EnqueueError(
@@ -372,4 +404,6 @@ async function insertRows(
     }
     return { status: 'duplicate', id, name: input.name, queue: input.queue };
   });
+  countEnqueued(config.telemetry, results);
+  return results;
 }

@@ -1,10 +1,11 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { toQueryable, type Database } from './db.js';
+import { toQueryable, type Database, type Queryable } from './db.js';
 import { currentDefaultEnqueuer, setDefaultEnqueuer, type Enqueuer } from './default-instance.js';
 import type { EnqueueOptions, EnqueueResult, JobRequest, JobWithInput } from './definition.js';
 import { InsertCoalescer } from './coalescer.js';
+import { InFlight } from './in-flight.js';
 import { enqueueConfig, enqueueRequests, insertAndWake, type EnqueueConfig } from './enqueue.js';
 import { Waker } from './waker.js';
 import { ConfigError } from './errors.js';
@@ -21,6 +22,9 @@ import { withClient } from './pool-client.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
 import { Telemetry } from './telemetry.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
+
+/** The one result of a single-job enqueue. */
+const firstResult = (results: EnqueueResult[]) => results[0] as EnqueueResult;
 
 /** How many shared statements of enqueues on the pool may run at once (see InsertCoalescer). */
 const COALESCED_IN_FLIGHT = 2;
@@ -92,8 +96,10 @@ export class Skiplock implements Enqueuer {
   readonly #config: EnqueueConfig;
   readonly #waker: Waker;
   readonly #coalescer: InsertCoalescer;
-  /** Enqueues on the pool still running (settling, never rejecting). */
-  readonly #enqueuing = new Set<Promise<void>>();
+  /** The pool, as enqueues on it query it. */
+  readonly #pooled: Queryable;
+  /** Enqueues on the pool still running, which {@link close} lets finish. */
+  readonly #enqueuing = new InFlight();
   readonly #telemetry: Telemetry;
   readonly #workers = new Set<Worker>();
   readonly #middleware: Required<MiddlewareOptions>;
@@ -147,6 +153,7 @@ export class Skiplock implements Enqueuer {
     this.#config = enqueueConfig(quotedSchema, this.#env.jobsChannel, maxPayloadBytes, this.#telemetry);
     this.#waker = new Waker(this.pool, this.#env.jobsChannel, this.logger);
     const pooled = toQueryable(this.pool);
+    this.#pooled = pooled;
     this.#coalescer = new InsertCoalescer(
       (rows) => insertAndWake(pooled, this.#config, rows, this.#waker),
       COALESCED_IN_FLIGHT,
@@ -178,13 +185,12 @@ export class Skiplock implements Enqueuer {
    */
   async enqueue<Input>(job: JobWithInput<Input>, args: Input, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     const { db, ...rest } = options;
-    return this.enqueueOne(job.with(args, rest), db);
+    return await this.enqueueOne(job.with(args, rest), db);
   }
 
   /** @internal The single-job path `performLater` takes. */
-  async enqueueOne(request: JobRequest, db: Database | undefined): Promise<EnqueueResult> {
-    const [result] = await this.performAllLater(db, [request]);
-    return result as EnqueueResult;
+  enqueueOne(request: JobRequest, db: Database | undefined): Promise<EnqueueResult> {
+    return this.performAllLater(db, [request]).then(firstResult);
   }
 
   /**
@@ -195,21 +201,19 @@ export class Skiplock implements Enqueuer {
    * await skiplock.performAllLater(trx, users.map((u) => sendWelcome.with({ userId: u.id })));
    */
   async performAllLater(db: Database | undefined, requests: readonly JobRequest[]): Promise<EnqueueResult[]> {
-    const queryable = toQueryable(db ?? this.pool);
+    if (db !== undefined) {
+      const queryable = toQueryable(db);
+      return await runChain(this.#middleware.enqueue, requests, (batch) =>
+        enqueueRequests(queryable, this.#config, batch),
+      );
+    }
     // On the pool, concurrent enqueues share statements, and the waker decides which notifies.
-    const onPool = db === undefined ? this.#coalescer : undefined;
-    const enqueued = runChain(this.#middleware.enqueue, requests, (batch) =>
-      enqueueRequests(queryable, this.#config, batch, onPool),
+    // close() lets them finish (and their wake-ups go out) before ending the pool.
+    return await this.#enqueuing.track(
+      runChain(this.#middleware.enqueue, requests, (batch) =>
+        enqueueRequests(this.#pooled, this.#config, batch, this.#coalescer),
+      ),
     );
-    if (db !== undefined) return enqueued;
-    // close() lets enqueues on the pool finish (and their wake-ups go out) before ending it.
-    const settled = enqueued.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#enqueuing.add(settled);
-    void settled.then(() => this.#enqueuing.delete(settled));
-    return enqueued;
   }
 
   /** Creates a worker (call `start()` on it) for these job definitions. */
@@ -235,7 +239,7 @@ export class Skiplock implements Enqueuer {
    */
   async close(): Promise<void> {
     await Promise.all([...this.#workers].map((worker) => worker.stop()));
-    await Promise.all(this.#enqueuing);
+    await this.#enqueuing.settled();
     await this.#waker.flush();
     if (currentDefaultEnqueuer() === this) setDefaultEnqueuer(undefined);
     this.#closed = true;

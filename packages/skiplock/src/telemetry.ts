@@ -125,9 +125,9 @@ export class Telemetry {
     return attributes;
   }
 
-  /** Counts one inserted job. */
-  recordEnqueued(queue: string, name: string): void {
-    this.#enqueued.add(1, this.#attributesOf(queue, name));
+  /** Counts `count` inserted jobs of one queue and name. */
+  recordEnqueued(queue: string, name: string, count: number): void {
+    this.#enqueued.add(count, this.#attributesOf(queue, name));
   }
 
   /**
