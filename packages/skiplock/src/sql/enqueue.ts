@@ -69,10 +69,13 @@ function perJobValues(column: InsertColumn): string {
  * and `states`, a letter per job (`a` available, `s` scheduled) or one letter when all jobs have
  * that state; `many` also returns `base`, and a null `ids` when each job's id is `base` plus its
  * ordinal (1, 2, …). `unique` returns per job, in order, its ordinal, unique key, state and id (null
- * state: a duplicate). A batch draws its ids up front (`input` is materialized once) so that each
- * input row is matched to its outcome by its ordinal: inserted, or a duplicate of the unfinished job
- * holding its unique key. Without unique keys there is no conflict to handle and every row is
- * inserted as is (no speculative insertion).
+ * state: a duplicate). A batch with unique keys draws its ids up front (`input` is materialized
+ * once) so that each input row is matched to its outcome by its ordinal: inserted, or a duplicate
+ * of the unfinished job holding its unique key. Without unique keys there is no conflict to handle:
+ * the rows go straight from the parameters into the table (no copy of them is kept, no speculative
+ * insertion), and the ids come back from the insert itself. Postgres runs an INSERT … SELECT
+ * without parallelism, drawing each row's id from the sequence as the row is read, so the ids rise
+ * in the order of the parameters; ordered by id they are the jobs in order.
  */
 export function insertJobsSql(schema: string, { shape, perJob, notify }: InsertVariant): string {
   // A one-time filter (always true) around an uncorrelated subquery: evaluated once per statement,
@@ -118,34 +121,40 @@ SELECT id::text AS ids, ${stateLetter} AS states
     return `${param(column)}${domain ? `::${schema}.${domain}` : ''} AS ${column}`;
   });
   if (sharedDue) constants.push(`${due} AS due_at`, `${state(due)} AS state`);
-  const input = `
+  const shared = `
 WITH shared AS MATERIALIZED (
   SELECT ${constants.join(', ')}
-), input AS MATERIALIZED (
-  SELECT nextval('${schema}.jobs_id_seq'::regclass) AS id, r.*${sharedDue ? '' : `, ${state('r.due_at')} AS state`}
+)`;
+  // Each job's row: the per-job values in order (`ord`), with the shared ones, its due time and state.
+  const rows = `SELECT r.*${sharedDue ? '' : `, ${state('r.due_at')} AS state`}
     FROM (SELECT u.*, shared.*${sharedDue ? '' : `, ${due} AS due_at`}
             FROM shared, ROWS FROM (${perJob.map(perJobValues).join(', ')})
-                 WITH ORDINALITY AS u(${perJob.join(', ')}, ord)) r
-)`;
-  const insert = `
-  INSERT INTO ${schema}.jobs (id, name, args, queue, priority, max_attempts, run_at, state, unique_key, metadata, version)
-  SELECT id, name, args, queue, priority, max_attempts, due_at, state, unique_key, metadata, version
-    FROM input`;
+                 WITH ORDINALITY AS u(${perJob.join(', ')}, ord)) r`;
+  const columns = 'name, args, queue, priority, max_attempts, run_at, state, unique_key, metadata, version';
+  const values = 'name, args, queue, priority, max_attempts, due_at, state, unique_key, metadata, version';
   if (shape === 'many') {
     // One row, not one per job: reading thousands of result rows costs more than the insert. And
-    // mostly not even a list: the ids usually follow the ordinals (no other session drew from the
+    // mostly not even a list: the ids are usually consecutive (no other session drew from the
     // sequence meanwhile), and the jobs usually share one state; each list is built (sorted,
     // rendered) only when needed.
-    return `${input}, inserted AS (${insert}
+    return `${shared}, inserted AS (
+  INSERT INTO ${schema}.jobs (${columns})
+  SELECT ${values} FROM (${rows}) j
+  RETURNING id, queue, state
 )
-SELECT min(id - ord)::text AS base,
-       CASE WHEN min(id - ord) = max(id - ord) THEN NULL
-            ELSE (SELECT string_agg(id::text, ',' ORDER BY ord) FROM input) END AS ids,
+SELECT (min(id) - 1)::text AS base,
+       CASE WHEN max(id) - min(id) = count(*) - 1 THEN NULL
+            ELSE (SELECT string_agg(id::text, ',' ORDER BY id) FROM inserted) END AS ids,
        CASE count(*) FILTER (WHERE state = 'available') WHEN count(*) THEN 'a' WHEN 0 THEN 's'
-            ELSE (SELECT string_agg(${stateLetter}, '' ORDER BY ord) FROM input) END AS states
-  FROM input${notifying('input')}`;
+            ELSE (SELECT string_agg(${stateLetter}, '' ORDER BY id) FROM inserted) END AS states
+  FROM inserted${notifying('inserted')}`;
   }
-  return `${input}, inserted AS (${insert}
+  return `${shared}, input AS MATERIALIZED (
+  SELECT nextval('${schema}.jobs_id_seq'::regclass) AS id, j.* FROM (${rows}) j
+), inserted AS (
+  INSERT INTO ${schema}.jobs (id, ${columns})
+  SELECT id, ${values}
+    FROM input
    ORDER BY ord
   ON CONFLICT (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'running', 'retryable')
