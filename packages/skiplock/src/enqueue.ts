@@ -33,7 +33,8 @@ export interface EnqueueConfig {
   readonly telemetry: Telemetry;
 }
 
-const variantKey = ({ shape, perJob, notify }: InsertVariant) => `${shape}/${perJob.join(',')}/${notify}`;
+const variantKey = ({ shape, perJob, notify, carry }: InsertVariant) =>
+  `${shape}/${perJob.join(',')}/${notify}/${carry}`;
 
 /** Builds the enqueue settings for a schema (validated; `quotedSchema` is it quoted). */
 export function enqueueConfig(
@@ -367,9 +368,10 @@ async function insertRows(
   const first = rows[0] as InputRow;
   const shape = rows.some((row) => row.unique_key !== null) ? 'unique' : rows.length === 1 ? 'one' : 'many';
   const perJob = shape === 'one' ? [] : varyingColumns(rows, first);
-  const statement = insertStatement(config, { shape, perJob, notify });
+  const carry = notify && extra.length > 0;
+  const statement = insertStatement(config, { shape, perJob, notify, carry });
   const values = INSERT_COLUMNS.map((column) => columnParam(column, rows, first, perJob));
-  const params = notify ? [...values, config.channel, extra] : values;
+  const params = carry ? [...values, config.channel, extra] : notify ? [...values, config.channel] : values;
   if (shape !== 'unique') {
     const [batch] = (await db.query<BatchInserted>(statement.text, params, statement.name)) as [BatchInserted];
     const ids = insertedIds(batch, rows.length);

@@ -154,6 +154,7 @@ describe('wake-ups', () => {
       await client.query('BEGIN');
       await quiet.performLater({}, { db: client });
       await quiet.performLater({}, { db: client });
+      await quiet.performLater({}, { db: client, wait: '1h', queue: 'q4' }); // scheduled: no wake-up
       await t.skiplock.performAllLater(client, [
         quiet.with({}),
         quiet.with({}, { queue: 'q2' }),

@@ -17,6 +17,8 @@ export interface InsertVariant {
    * statement carries the wake-up (see `Waker`).
    */
   notify: boolean;
+  /** With `notify`: also notify the queues of `$12`, whose jobs other statements committed. */
+  carry: boolean;
 }
 
 /** The columns an insert reads, in parameter order (`$1 … $10`), with their types. */
@@ -64,8 +66,8 @@ function perJobValues(column: InsertColumn): string {
  * {@link INSERT_COLUMNS}): shape `one` takes the values themselves; a batch takes the columns of
  * `perJob` (always including `args`, whose count is the batch's size) as arrays, JSON columns as one
  * JSON array (see {@link isJsonColumn}), and the others as the one value every job has. With
- * `notify`, `$11` is the channel and `$12` more queues to notify (their jobs committed earlier, see
- * `Waker`). Shapes `one` and `many` return one row: `ids`, the jobs' ids in order, comma-separated,
+ * `notify`, `$11` is the channel, and with `carry` `$12` more queues to notify (their jobs committed
+ * earlier, see `Waker`). Shapes `one` and `many` return one row: `ids`, the jobs' ids in order, comma-separated,
  * and `states`, a letter per job (`a` available, `s` scheduled) or one letter when all jobs have
  * that state; `many` also returns `base`, and a null `ids` when each job's id is `base` plus its
  * ordinal (1, 2, …). `unique` returns per job, in order, its ordinal, unique key, state and id (null
@@ -77,24 +79,28 @@ function perJobValues(column: InsertColumn): string {
  * without parallelism, drawing each row's id from the sequence as the row is read, so the ids rise
  * in the order of the parameters; ordered by id they are the jobs in order.
  */
-export function insertJobsSql(schema: string, { shape, perJob, notify }: InsertVariant): string {
+export function insertJobsSql(schema: string, { shape, perJob, notify, carry }: InsertVariant): string {
   // A one-time filter (always true) around an uncorrelated subquery: evaluated once per statement,
-  // one notification per queue, for the queues that got available jobs here and those in `$12`
-  // (committed by others meanwhile). Not a result column: fewer columns, less to parse per insert.
-  // When all jobs go to one queue, that queue is notified if any of them is available, without
-  // sorting thousands of equal queue names to find the distinct ones.
+  // one notification per queue, for the queues that got available jobs here and, when carrying,
+  // those in `$12`. When all jobs go to one queue, that queue is notified if any of them is
+  // available, without sorting thousands of equal queue names to find the distinct ones.
   const queues = (rows: string) =>
     perJob.includes('queue')
-      ? `SELECT queue FROM ${rows} WHERE state = 'available'`
+      ? `SELECT DISTINCT queue FROM ${rows} WHERE state = 'available'`
       : `SELECT ${param('queue')} WHERE EXISTS (SELECT FROM ${rows} WHERE state = 'available')`;
   const notifying = (rows: string) =>
     notify
       ? `
  WHERE (SELECT count(pg_notify($11, queue))
-          FROM (${queues(rows)} UNION SELECT unnest($12::text[])) q(queue)) >= 0`
+          FROM (${queues(rows)}${carry ? ' UNION SELECT unnest($12::text[])' : ''}) q(queue)) >= 0`
       : '';
   const stateLetter = `CASE state WHEN 'available' THEN 'a' ELSE 's' END`;
   if (shape === 'one') {
+    // One job notifying its own queue (an enqueue after a quiet moment, or in a caller's
+    // transaction) does it in a result column: a subquery, its union and its aggregate cost a
+    // lone insert more than the column parses (~60 µs per enqueue after an idle moment here).
+    const notifiedColumn =
+      notify && !carry ? `,\n       CASE state WHEN 'available' THEN pg_notify($11, queue) END AS notified` : '';
     return `
 WITH inserted AS (
   INSERT INTO ${schema}.jobs (name, args, queue, priority, max_attempts, run_at, state, unique_key, metadata, version)
@@ -104,8 +110,8 @@ WITH inserted AS (
     FROM (SELECT coalesce(${param('run_at')}, now() + coalesce(${param('wait_ms')}, 0) * interval '1 millisecond') AS due_at) d
   RETURNING id, queue, state
 )
-SELECT id::text AS ids, ${stateLetter} AS states
-  FROM inserted${notifying('inserted')}`;
+SELECT id::text AS ids, ${stateLetter} AS states${notifiedColumn}
+  FROM inserted${notifiedColumn ? '' : notifying('inserted')}`;
   }
   // Values all jobs share are worked out once, in a one-row CTE, cast there to the column's domain
   // (whose check would otherwise run again on every row); so are the due time and state when no
