@@ -25,12 +25,25 @@ describe('Wakeup', () => {
     expect(await settlesWithin(wakeup.wait(60_000, wakeup.epoch), 100)).toBe(false);
   });
 
-  it('close() wakes the sleepers, and every later wait returns at once', async () => {
+  it('a notification wakes one sleeper, the one asleep longest; the next wakes the next', async () => {
     const wakeup = new Wakeup();
+    const first = wakeup.wait(60_000, wakeup.epoch);
+    const second = wakeup.wait(60_000, wakeup.epoch);
+    wakeup.notify();
+    expect(await settlesWithin(first, 1000)).toBe(true);
+    expect(await settlesWithin(second, 100)).toBe(false);
+    wakeup.notify();
+    expect(await settlesWithin(second, 1000)).toBe(true);
+  });
+
+  it('close() wakes every sleeper, and every later wait returns at once', async () => {
+    const wakeup = new Wakeup();
+    const other = wakeup.wait(60_000, wakeup.epoch);
     const asleep = wakeup.wait(60_000, wakeup.epoch);
     const seen = wakeup.epoch;
     wakeup.close();
     expect(await settlesWithin(asleep, 1000)).toBe(true);
+    expect(await settlesWithin(other, 1000)).toBe(true);
     expect(await settlesWithin(wakeup.wait(60_000, wakeup.epoch), 1000)).toBe(true);
     expect(await settlesWithin(wakeup.wait(60_000, seen), 1000)).toBe(true);
   });

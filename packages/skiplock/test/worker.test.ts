@@ -589,7 +589,8 @@ describe('graceful stop', () => {
     try {
       await locker.query('BEGIN');
       await locker.query(`LOCK TABLE "${t.schema}".jobs IN EXCLUSIVE MODE`); // the claim's UPDATE waits
-      await t.pool.query(`SELECT pg_notify($1, 'held')`, [`${t.schema}.jobs`]);
+      // A notification wakes one loop: two of them, one per loop.
+      for (let i = 0; i < 2; i++) await t.pool.query(`SELECT pg_notify($1, 'held')`, [`${t.schema}.jobs`]);
       await waitFor(
         async () => {
           const { rows } = await t.pool.query<{ n: number }>(

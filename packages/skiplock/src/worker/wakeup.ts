@@ -1,7 +1,10 @@
 /**
- * A latch the claim loops sleep on. Every `notify()` starts a new epoch and wakes every waiter; a
- * loop passes the epoch it saw before its claim, so a wake-up that came while it was busy (another
- * loop may have been the only one asleep) makes its wait return at once instead of being lost.
+ * A latch the claim loops sleep on. Every `notify()` starts a new epoch and wakes one waiter, the
+ * one asleep longest: one claim is enough to learn whether there is more work, and a claim that
+ * comes back full notifies again, waking the next loop (a single job's wake-up costs one claim,
+ * not one per loop). A loop passes the epoch it saw before its claim, so a wake-up that came while
+ * it was busy (another loop may have been the only one asleep) makes its wait return at once
+ * instead of being lost.
  */
 export class Wakeup {
   #epoch = 0;
@@ -13,12 +16,10 @@ export class Wakeup {
     return this.#epoch;
   }
 
-  /** Wakes the waiters now; later waits that saw an earlier epoch return at once. */
+  /** Wakes one waiter now; later waits that saw an earlier epoch return at once. */
   notify(): void {
     this.#epoch += 1;
-    const woken = this.#waiters;
-    this.#waiters = [];
-    for (const wake of woken) wake();
+    this.#waiters.shift()?.();
   }
 
   /**
@@ -27,7 +28,10 @@ export class Wakeup {
    */
   close(): void {
     this.#closed = true;
-    this.notify();
+    this.#epoch += 1;
+    const woken = this.#waiters;
+    this.#waiters = [];
+    for (const wake of woken) wake();
   }
 
   /**

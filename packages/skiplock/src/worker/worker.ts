@@ -365,7 +365,9 @@ export class Worker {
       const full = rows.length === limit;
       if (full !== lastFull) this.#fullClaims += full ? 1 : -1;
       lastFull = full;
-      if (!full) await this.#wakeup.wait(this.#pollMs, seen);
+      // A full claim means more work may wait: another loop claims beside this one.
+      if (full) this.#wakeup.notify();
+      else await this.#wakeup.wait(this.#pollMs, seen);
     }
     if (lastFull) this.#fullClaims -= 1;
   }
