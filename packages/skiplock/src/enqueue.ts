@@ -358,6 +358,18 @@ function countEnqueued(telemetry: Telemetry, results: readonly EnqueueResult[]):
   if (last) telemetry.recordEnqueued(last.queue, last.name, run);
 }
 
+/**
+ * The queues of `extra` that the insert's own notification leaves out: a job due at once (neither
+ * `runAt` nor a positive `wait`) is available, and its queue notified anyway. In a stream of
+ * enqueues the queue carried is usually the statement's own, which then needs no carrying.
+ */
+function queuesToCarry(rows: readonly InputRow[], extra: readonly string[]): readonly string[] {
+  if (extra.length === 0) return extra;
+  const covered = new Set<string>();
+  for (const row of rows) if (row.run_at === null && (row.wait_ms ?? 0) <= 0) covered.add(row.queue);
+  return extra.filter((queue) => !covered.has(queue));
+}
+
 /** Inserts validated rows in one round trip on `db`, one result per row, in order. */
 async function insertRows(
   db: Queryable,
@@ -368,10 +380,11 @@ async function insertRows(
   const first = rows[0] as InputRow;
   const shape = rows.some((row) => row.unique_key !== null) ? 'unique' : rows.length === 1 ? 'one' : 'many';
   const perJob = shape === 'one' ? [] : varyingColumns(rows, first);
-  const carry = notify && extra.length > 0;
+  const carried = notify ? queuesToCarry(rows, extra) : [];
+  const carry = carried.length > 0;
   const statement = insertStatement(config, { shape, perJob, notify, carry });
   const values = INSERT_COLUMNS.map((column) => columnParam(column, rows, first, perJob));
-  const params = carry ? [...values, config.channel, extra] : notify ? [...values, config.channel] : values;
+  const params = carry ? [...values, config.channel, carried] : notify ? [...values, config.channel] : values;
   if (shape !== 'unique') {
     const [batch] = (await db.query<BatchInserted>(statement.text, params, statement.name)) as [BatchInserted];
     const ids = insertedIds(batch, rows.length);
