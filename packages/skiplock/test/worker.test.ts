@@ -201,6 +201,25 @@ describe('wake-ups after commit', () => {
     expect(payloads.length).toBeLessThan(30);
   });
 
+  it('a batch wakes each queue it made jobs available in, and no queue when every job is scheduled', async () => {
+    const batch = defineJob({ name: 'batch', queue: 'b1', perform() {} });
+    // On a connection of the caller's every insert notifies (none is left to the pool's waker).
+    const client = await t.pool.connect();
+    try {
+      const payloads = await notificationsDuring(async () => {
+        await t.skiplock.performAllLater(client, [batch.with({}), batch.with({}, { queue: 'b2' }), batch.with({})]);
+        await t.skiplock.performAllLater(client, [batch.with({}, { wait: '1h' }), batch.with({}, { wait: '1h' })]);
+        await t.skiplock.performAllLater(client, [
+          batch.with({}, { queue: 'b3', wait: '1h' }),
+          batch.with({}, { queue: 'b4', wait: '1h' }),
+        ]);
+      }, 2);
+      expect(payloads.sort()).toEqual(['b1', 'b2']);
+    } finally {
+      client.release();
+    }
+  });
+
   it('overlapping enqueues to several queues wake a worker that never polls: every job runs', async () => {
     const ran: string[] = [];
     const jobs = ['wa', 'wb', 'wc'].map((queue) =>

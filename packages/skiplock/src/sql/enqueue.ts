@@ -84,15 +84,16 @@ export function insertJobsSql(schema: string, { shape, perJob, notify, carry }: 
   // one notification per queue, for the queues that got available jobs here and, when carrying,
   // those in `$12`. When all jobs go to one queue, that queue is notified if any of them is
   // available, without sorting thousands of equal queue names to find the distinct ones.
-  const queues = (rows: string) =>
+  // `available`: the condition that a row of `rows` is available.
+  const queues = (rows: string, available: string) =>
     perJob.includes('queue')
-      ? `SELECT DISTINCT queue FROM ${rows} WHERE state = 'available'`
-      : `SELECT ${param('queue')} WHERE EXISTS (SELECT FROM ${rows} WHERE state = 'available')`;
-  const notifying = (rows: string) =>
+      ? `SELECT DISTINCT queue FROM ${rows} WHERE ${available}`
+      : `SELECT ${param('queue')} WHERE EXISTS (SELECT FROM ${rows} WHERE ${available})`;
+  const notifying = (rows: string, available = `state = 'available'`) =>
     notify
       ? `
  WHERE (SELECT count(pg_notify($11, queue))
-          FROM (${queues(rows)}${carry ? ' UNION SELECT unnest($12::text[])' : ''}) q(queue)) >= 0`
+          FROM (${queues(rows, available)}${carry ? ' UNION SELECT unnest($12::text[])' : ''}) q(queue)) >= 0`
       : '';
   const stateLetter = `CASE state WHEN 'available' THEN 'a' ELSE 's' END`;
   if (shape === 'one') {
@@ -141,19 +142,24 @@ WITH shared AS MATERIALIZED (
   if (shape === 'many') {
     // One row, not one per job: reading thousands of result rows costs more than the insert. And
     // mostly not even a list: the ids are usually consecutive (no other session drew from the
-    // sequence meanwhile), and the jobs usually share one state; each list is built (sorted,
-    // rendered) only when needed.
+    // sequence meanwhile), and the jobs usually share one state, known from `shared` when they
+    // share their due time (the insert then returns only what it must: ids, and queues when they
+    // vary); each list is built (sorted, rendered) only when needed.
+    const returning = ['id', ...(perJob.includes('queue') ? ['queue'] : []), ...(sharedDue ? [] : ['state'])];
+    const states = sharedDue
+      ? `(SELECT ${stateLetter} FROM shared)`
+      : `CASE count(*) FILTER (WHERE state = 'available') WHEN count(*) THEN 'a' WHEN 0 THEN 's'
+            ELSE (SELECT string_agg(${stateLetter}, '' ORDER BY id) FROM inserted) END`;
     return `${shared}, inserted AS (
   INSERT INTO ${schema}.jobs (${columns})
   SELECT ${values} FROM (${rows}) j
-  RETURNING id, queue, state
+  RETURNING ${returning.join(', ')}
 )
 SELECT (min(id) - 1)::text AS base,
        CASE WHEN max(id) - min(id) = count(*) - 1 THEN NULL
             ELSE (SELECT string_agg(id::text, ',' ORDER BY id) FROM inserted) END AS ids,
-       CASE count(*) FILTER (WHERE state = 'available') WHEN count(*) THEN 'a' WHEN 0 THEN 's'
-            ELSE (SELECT string_agg(${stateLetter}, '' ORDER BY id) FROM inserted) END AS states
-  FROM inserted${notifying('inserted')}`;
+       ${states} AS states
+  FROM inserted${sharedDue ? notifying('inserted', `(SELECT state FROM shared) = 'available'`) : notifying('inserted')}`;
   }
   return `${shared}, input AS MATERIALIZED (
   SELECT nextval('${schema}.jobs_id_seq'::regclass) AS id, j.* FROM (${rows}) j
