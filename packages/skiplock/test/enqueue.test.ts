@@ -289,6 +289,26 @@ describe('bad input is refused with a typed error and nothing is stored', () => 
     expect((await jobRows()).length).toBe(before);
   });
 
+  it('accepted arguments are stored as JSON.stringify writes them, flat or nested, any prototype', async () => {
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { kind: 'bare', n: 1 });
+    const inherited = Object.assign(Object.create({ hidden: 'inherited' }) as Record<string, unknown>, {
+      kind: 'inherited',
+    });
+    const cases: Array<Record<string, unknown>> = [
+      { kind: 'flat', s: 'é \uD83D\uDE00', n: -0.5, b: false, z: null, gone: undefined },
+      { kind: 'nested', list: [1, 'two', { three: [null] }], inner: { deep: { deeper: true } } },
+      bare,
+    ];
+    const results = await t.skiplock.performAllLater(
+      undefined,
+      cases.map((args) => untyped.with(args)),
+    );
+    const rows = await jobRows(`id = ANY($1::bigint[])`, [results.map(idOf)]);
+    expect(rows.map((row) => row.args)).toEqual(cases.map((args) => JSON.parse(JSON.stringify(args)) as unknown));
+    // Only plain objects are arguments: an object with another prototype is refused, whatever it holds.
+    await expect(untyped.performLater(inherited)).rejects.toMatchObject({ code: 'JOB_PAYLOAD', path: 'args' });
+  });
+
   it('schema violations name the field', async () => {
     await expect(welcome.performLater({ userId: 'x', tags: ['ok', 3 as unknown as string] })).rejects.toMatchObject({
       code: 'JOB_PAYLOAD',
