@@ -97,9 +97,7 @@ export class InsertCoalescer {
   async #write(members: readonly Member[]): Promise<void> {
     let results: EnqueueResult[];
     try {
-      results = await this.#statement(
-        members.length === 1 ? (members[0] as Member).rows : members.flatMap((m) => m.rows),
-      );
+      results = await this.#statement(members.flatMap((member) => member.rows));
     } catch (error) {
       if (members.length === 1 || !rejectedForARow(error)) {
         for (const member of members) member.reject(error);
@@ -107,10 +105,6 @@ export class InsertCoalescer {
       }
       // One at a time, in the order they came: ids keep that order.
       for (const member of members) await this.#statement(member.rows).then(member.resolve, member.reject);
-      return;
-    }
-    if (members.length === 1) {
-      (members[0] as Member).resolve(results);
       return;
     }
     let at = 0;

@@ -159,9 +159,9 @@ export interface InputRow {
  * the row the insert statement reads.
  */
 export async function toInputRows(requests: readonly JobRequest[], config: EnqueueConfig): Promise<InputRow[]> {
-  if (requests.some((request) => request.job.schema)) {
-    await Promise.all(requests.flatMap((request) => (request.job.schema ? [validateArgs(request)] : [])));
-  }
+  const validating: Array<Promise<unknown>> = [];
+  for (const request of requests) if (request.job.schema) validating.push(validateArgs(request));
+  if (validating.length > 0) await Promise.all(validating);
   const seen: Seen = { queue: undefined, metadata: undefined };
   return requests.map((request) => toInputRow(request, config, seen));
 }
@@ -276,6 +276,7 @@ export async function enqueueRequests(
   requests: readonly JobRequest[],
   onPool?: InsertCoalescer,
 ): Promise<EnqueueResult[]> {
+  // Without hooks nothing can be skipped: no bookkeeping of which requests were.
   if (!requests.some(({ job }) => job.hooks.beforeEnqueue || job.hooks.afterEnqueue)) {
     return await insertKept(db, config, requests, onPool);
   }

@@ -58,9 +58,10 @@ function stringProblem(value: string): string | undefined {
 }
 
 /**
- * True when every property of the plain object `value` is a boolean, null, a finite number or an
- * acceptable string: the common shape of job arguments, checked without allocating anything. Any
- * other property (a nested object, an array, a value to refuse) leaves the object to {@link check}.
+ * True when every property of the plain object `value` is a boolean, null, a finite number, an
+ * acceptable string or undefined (left out, as by JSON): the common shape of job arguments, checked
+ * without allocating anything. Any other property (a nested object, an array, a value to refuse)
+ * leaves the object to {@link check}.
  */
 function isFlatJson(value: object): boolean {
   for (const key in value) {

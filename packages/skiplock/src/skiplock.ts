@@ -152,10 +152,9 @@ export class Skiplock implements Enqueuer {
     this.#telemetry = new Telemetry(options.meterProvider, options.tracerProvider);
     this.#config = enqueueConfig(quotedSchema, this.#env.jobsChannel, maxPayloadBytes, this.#telemetry);
     this.#waker = new Waker(this.pool, this.#env.jobsChannel, this.logger);
-    const pooled = toQueryable(this.pool);
-    this.#pooled = pooled;
+    this.#pooled = toQueryable(this.pool);
     this.#coalescer = new InsertCoalescer(
-      (rows) => insertAndWake(pooled, this.#config, rows, this.#waker),
+      (rows) => insertAndWake(this.#pooled, this.#config, rows, this.#waker),
       COALESCED_IN_FLIGHT,
     );
     this.#middleware = { enqueue: options.middleware?.enqueue ?? [], perform: options.middleware?.perform ?? [] };
@@ -201,19 +200,14 @@ export class Skiplock implements Enqueuer {
    * await skiplock.performAllLater(trx, users.map((u) => sendWelcome.with({ userId: u.id })));
    */
   async performAllLater(db: Database | undefined, requests: readonly JobRequest[]): Promise<EnqueueResult[]> {
-    if (db !== undefined) {
-      const queryable = toQueryable(db);
-      return await runChain(this.#middleware.enqueue, requests, (batch) =>
-        enqueueRequests(queryable, this.#config, batch),
-      );
-    }
+    const queryable = db === undefined ? this.#pooled : toQueryable(db);
     // On the pool, concurrent enqueues share statements, and the waker decides which notifies.
-    // close() lets them finish (and their wake-ups go out) before ending the pool.
-    return await this.#enqueuing.track(
-      runChain(this.#middleware.enqueue, requests, (batch) =>
-        enqueueRequests(this.#pooled, this.#config, batch, this.#coalescer),
-      ),
+    const onPool = db === undefined ? this.#coalescer : undefined;
+    const enqueued = runChain(this.#middleware.enqueue, requests, (batch) =>
+      enqueueRequests(queryable, this.#config, batch, onPool),
     );
+    // close() lets enqueues on the pool finish (and their wake-ups go out) before ending it.
+    return await (onPool ? this.#enqueuing.track(enqueued) : enqueued);
   }
 
   /** Creates a worker (call `start()` on it) for these job definitions. */

@@ -66,10 +66,11 @@ function perJobValues(column: InsertColumn): string {
  * {@link INSERT_COLUMNS}): shape `one` takes the values themselves; a batch takes the columns of
  * `perJob` (always including `args`, whose count is the batch's size) as arrays, JSON columns as one
  * JSON array (see {@link isJsonColumn}), and the others as the one value every job has. With
- * `notify`, `$11` is the channel, and with `carry` `$12` more queues to notify (their jobs committed
- * earlier, see `Waker`). Shapes `one` and `many` return one row: `ids`, the jobs' ids in order, comma-separated,
- * and `states`, a letter per job (`a` available, `s` scheduled) or one letter when all jobs have
- * that state; `many` also returns `base`, and a null `ids` when each job's id is `base` plus its
+ * `notify`, `$11` is the channel, and with `carry` `$12` more queues to notify (their jobs
+ * committed earlier, see `Waker`). Shapes `one` and `many` return one row: `ids`, the jobs' ids in
+ * order, comma-separated, and `states`, a letter per job (`a` available, `s` scheduled) or one
+ * letter when all jobs have that state (`one` notifying without `carry` also returns `notified`, of
+ * no value); `many` also returns `base`, and a null `ids` when each job's id is `base` plus its
  * ordinal (1, 2, …). `unique` returns per job, in order, its ordinal, unique key, state and id (null
  * state: a duplicate). A batch with unique keys draws its ids up front (`input` is materialized
  * once) so that each input row is matched to its outcome by its ordinal: inserted, or a duplicate
@@ -146,6 +147,7 @@ WITH shared AS MATERIALIZED (
     // share their due time (the insert then returns only what it must: ids, and queues when they
     // vary); each list is built (sorted, rendered) only when needed.
     const returning = ['id', ...(perJob.includes('queue') ? ['queue'] : []), ...(sharedDue ? [] : ['state'])];
+    const available = sharedDue ? `(SELECT state FROM shared) = 'available'` : `state = 'available'`;
     const states = sharedDue
       ? `(SELECT ${stateLetter} FROM shared)`
       : `CASE count(*) FILTER (WHERE state = 'available') WHEN count(*) THEN 'a' WHEN 0 THEN 's'
@@ -159,7 +161,7 @@ SELECT (min(id) - 1)::text AS base,
        CASE WHEN max(id) - min(id) = count(*) - 1 THEN NULL
             ELSE (SELECT string_agg(id::text, ',' ORDER BY id) FROM inserted) END AS ids,
        ${states} AS states
-  FROM inserted${sharedDue ? notifying('inserted', `(SELECT state FROM shared) = 'available'`) : notifying('inserted')}`;
+  FROM inserted${notifying('inserted', available)}`;
   }
   return `${shared}, input AS MATERIALIZED (
   SELECT nextval('${schema}.jobs_id_seq'::regclass) AS id, j.* FROM (${rows}) j

@@ -140,7 +140,7 @@ export class Worker {
   readonly #claimMax: number;
   /** Slots that claims in flight may fill. */
   #claiming = 0;
-  /** Wakes the claim loops for free slots below a batch, a moment after the first one freed. */
+  /** Wakes a claim loop for free slots below a batch, a moment after the first one freed. */
   #slotTimer: NodeJS.Timeout | undefined;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #starting: Promise<void> | undefined;
