@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { defineJob, DiscardJob, Skiplock, type JobContext } from 'skiplock';
@@ -141,6 +142,36 @@ describe('wake-ups', () => {
       timeoutMs: 3000,
       what: 'a NOTIFY wake-up',
     });
+  });
+
+  it('claims while its LISTEN connection opens; once it listens, a job enqueued in between runs', async () => {
+    // Hold the worker's LISTEN statement until released.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const query = Reflect.get<pg.Client, 'query'>(pg.Client.prototype, 'query');
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const run = () => Reflect.apply(query, this, args) as unknown;
+      return typeof args[0] === 'string' && args[0].startsWith('LISTEN ') ? held.then(run) : run();
+    } as typeof query;
+    try {
+      const ran: number[] = [];
+      const early = defineJob<{ n: number }>({ name: 'early', perform: ({ n }) => void ran.push(n) });
+      await early.performLater({ n: 1 });
+      let started = false;
+      const starting = startWorker({ jobs: [early], pollInterval: '1h' }).then(() => (started = true));
+      await waitFor(async () => ran.includes(1), { what: 'the job waiting at start, claimed before LISTEN' });
+      expect(started).toBe(false);
+      // Committed while nobody listens: its notification reaches no one.
+      const between = await early.performLater({ n: 2 });
+      release();
+      await starting;
+      // Polling is an hour away: the claim that listening triggers finds it.
+      await finished(between.id);
+      expect(ran).toEqual([1, 2]);
+    } finally {
+      pg.Client.prototype.query = query;
+      release();
+    }
   });
 
   it('a transaction sends at most one notification per queue, carrying only the queue name', async () => {

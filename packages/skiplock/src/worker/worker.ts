@@ -227,7 +227,10 @@ export class Worker {
     return this.#queues;
   }
 
-  /** Registers the worker, starts listening and claiming. Resolves once it is running. */
+  /**
+   * Registers the worker, starts claiming and listening. Resolves once it listens (its first claims
+   * are already under way).
+   */
   start(): Promise<void> {
     if (this.#state !== 'new') return Promise.reject(new ConfigError(`worker ${this.id} was already started`));
     this.#state = 'starting';
@@ -254,7 +257,9 @@ export class Worker {
     }
     // The first heartbeat registers the worker (it upserts its row).
     await this.#heartbeat();
-    await this.#notifier.start();
+    // The claim loops start while the LISTEN connection opens (a new backend: some milliseconds).
+    // Once it listens it wakes a claim loop, which finds any job that came in between.
+    const listening = this.#notifier.start();
     const depthSql = queueDepthSql(this.#env.quotedSchema);
     this.#stopDepth = this.#env.telemetry.observeQueueDepth(this.#queues, async () => {
       const { rows } = await this.#env.pool.query<DepthRow>(depthSql, [this.#queues]);
@@ -269,6 +274,7 @@ export class Worker {
     this.#claimLoopsDone = Promise.all(Array.from({ length: this.#claimLoops }, () => this.#runClaimLoop())).then(
       () => undefined,
     );
+    await listening;
     this.#logger.info(
       { queues: this.#queues, jobs: [...this.#definitions.keys()], concurrency: this.#concurrency },
       'worker started',
