@@ -15,6 +15,7 @@ const ALL_MIGRATIONS = [
   '0005_wakeup',
   '0006_queue_check',
   '0007_text_domains',
+  '0008_hashed_queue_indexes',
 ];
 const admin = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
 const schemas: string[] = [];

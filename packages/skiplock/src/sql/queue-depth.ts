@@ -1,16 +1,17 @@
 /**
  * Counts the unfinished jobs of queues `$1` per queue and state. One branch per partial index
  * (available, scheduled or retryable, running through the lease index), so finished rows are never
- * scanned.
+ * scanned. The first two find the queues by `hashtext(queue)`, the key their indexes lead with.
  */
 export function queueDepthSql(schema: string): string {
+  const queues = `hashtext(queue) = ANY(ARRAY(SELECT hashtext(q) FROM unnest($1::text[]) q)) AND queue = ANY($1::text[])`;
   return `
 SELECT queue, 'available' AS state, count(*)::int AS count FROM ${schema}.jobs
- WHERE state = 'available' AND queue = ANY($1::text[])
+ WHERE state = 'available' AND ${queues}
  GROUP BY queue
 UNION ALL
 SELECT queue, state, count(*)::int FROM ${schema}.jobs
- WHERE state IN ('scheduled', 'retryable') AND queue = ANY($1::text[])
+ WHERE state IN ('scheduled', 'retryable') AND ${queues}
  GROUP BY queue, state
 UNION ALL
 SELECT queue, 'running', count(*)::int FROM ${schema}.jobs
