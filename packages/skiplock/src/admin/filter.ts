@@ -91,7 +91,9 @@ export function filterConditions(filter: JobFilter, params: unknown[]): string {
     const states = (typeof filter.state === 'string' ? [filter.state] : filter.state).map(jobState);
     add((p) => `state = ANY(${p}::text[])`, states);
   }
-  if (filter.queue !== undefined) add((p) => `queue = ${p}`, queueName(filter.queue));
+  // By hash too: the claim indexes (available, scheduled and retryable jobs) lead with it.
+  if (filter.queue !== undefined)
+    add((p) => `hashtext(queue) = hashtext(${p}) AND queue = ${p}`, queueName(filter.queue));
   if (filter.name !== undefined) {
     if (typeof filter.name !== 'string' || filter.name.length === 0) {
       throw new InvalidArgumentError('name filter must be a non-empty string');
