@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Skiplock } from 'skiplock';
-import { databaseUrl } from '../../../test/support/schema.js';
+import { defineJob, Skiplock } from 'skiplock';
+import { databaseUrl, waitFor } from '../../../test/support/schema.js';
 
 const silent = pino({ level: 'silent' });
 /** Every migration Skiplock ships, in order. */
@@ -140,6 +142,66 @@ describe('migrate', () => {
     const results = await Promise.all(Array.from({ length: 5 }, () => instance(schema).migrate()));
     expect(results.flatMap((r) => r.applied)).toEqual(ALL_MIGRATIONS);
     expect(await instance(schema).migrate()).toEqual({ applied: [] });
+  });
+
+  it('upgrades a schema of 0007 holding jobs in three queues: claim indexes keyed by hash, analyzed, one queue drained', async () => {
+    const schema = freshSchema();
+    const client = await admin.connect();
+    try {
+      await runner({
+        dbClient: client,
+        dir: fileURLToPath(new URL('../migrations', import.meta.url)),
+        schema,
+        createSchema: true,
+        migrationsTable: 'skiplock_migrations',
+        direction: 'up',
+        count: ALL_MIGRATIONS.indexOf('0007_text_domains') + 1,
+        noLock: true,
+        singleTransaction: true,
+        logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+      });
+    } finally {
+      await client.query('RESET search_path');
+      client.release();
+    }
+    await admin.query(
+      `INSERT INTO "${schema}".jobs (name, queue, args)
+       SELECT 'upgraded', 'q' || i % 3, jsonb_build_object('i', i) FROM generate_series(1, 3000) AS i`,
+    );
+    const skiplock = instance(schema);
+    expect(await skiplock.migrate()).toEqual({ applied: ['0008_hashed_queue_indexes'] });
+    const { rows: indexes } = await admin.query<{ indexdef: string }>(
+      `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname IN ('jobs_available_idx', 'jobs_scheduled_idx')`,
+      [schema],
+    );
+    expect(indexes.map((index) => index.indexdef)).toEqual([
+      expect.stringContaining('(hashtext((queue)::text), priority, run_at, id)'),
+      expect.stringContaining('(hashtext((queue)::text), run_at, id)'),
+    ]);
+    // The migration analyzed the table: the planner knows the name determines the hash.
+    const { rows: statistics } = await admin.query(
+      `SELECT 1 FROM pg_statistic_ext s JOIN pg_statistic_ext_data d ON d.stxoid = s.oid
+        WHERE s.stxnamespace = $1::regnamespace AND s.stxname = 'jobs_queue_hash_stats' AND d.stxddependencies IS NOT NULL`,
+      [schema],
+    );
+    expect(statistics).toHaveLength(1);
+    let ran = 0;
+    const job = defineJob({ name: 'upgraded', queue: 'q1', perform: () => void (ran += 1) });
+    const worker = skiplock.worker({ jobs: [job], prune: false, pollInterval: '50ms' });
+    await worker.start();
+    try {
+      await waitFor(async () => ran === 1000, { what: "queue q1's 1,000 jobs" });
+    } finally {
+      await worker.stop();
+    }
+    const { rows: counts } = await admin.query(
+      `SELECT queue, state, count(*)::int AS n FROM "${schema}".jobs GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    expect(counts).toEqual([
+      { queue: 'q0', state: 'available', n: 1000 },
+      { queue: 'q1', state: 'completed', n: 1000 },
+      { queue: 'q2', state: 'available', n: 1000 },
+    ]);
   });
 
   it('refuses a schema newer than the code', async () => {
