@@ -18,6 +18,7 @@ const ALL_MIGRATIONS = [
   '0006_queue_check',
   '0007_text_domains',
   '0008_hashed_queue_indexes',
+  '0009_value_domains',
 ];
 const admin = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
 const schemas: string[] = [];
@@ -119,7 +120,7 @@ describe('migrate', () => {
     }
   });
 
-  it('rejects an unknown state and an empty job name from SQL, on insert and on update', async () => {
+  it('rejects from SQL, on insert and on update, what the library never writes: an unknown state, an empty name, arguments that are not an object, errors that are not an array, a negative attempt, no attempts allowed, version 0', async () => {
     const schema = freshSchema();
     await instance(schema).migrate();
     const jobs = `"${schema}".jobs`;
@@ -130,11 +131,21 @@ describe('migrate', () => {
       [`INSERT INTO ${jobs} (name) VALUES ('')`, []],
       [`UPDATE ${jobs} SET state = 'done' WHERE id = $1`, [id]],
       [`UPDATE ${jobs} SET name = '' WHERE id = $1`, [id]],
+      [`INSERT INTO ${jobs} (name, args) VALUES ('x', '[1]')`, []],
+      [`UPDATE ${jobs} SET args = '"x"' WHERE id = $1`, [id]],
+      [`UPDATE ${jobs} SET errors = '{}' WHERE id = $1`, [id]],
+      [`INSERT INTO ${jobs} (name, attempt) VALUES ('x', -1)`, []],
+      [`UPDATE ${jobs} SET attempt = attempt - 1 WHERE id = $1`, [id]],
+      [`INSERT INTO ${jobs} (name, max_attempts) VALUES ('x', 0)`, []],
+      [`UPDATE ${jobs} SET version = 0 WHERE id = $1`, [id]],
     ] as const) {
       await expect(admin.query(statement, [...values])).rejects.toMatchObject({ code: '23514' });
     }
-    const kept = await admin.query(`SELECT name, state FROM ${jobs}`);
-    expect(kept.rows).toEqual([{ name: 'x', state: 'available' }]);
+    const kept = await admin.query(`SELECT name, state, args, errors, attempt, max_attempts, version FROM ${jobs}`);
+    // Read as their base types: JSON and numbers.
+    expect(kept.rows).toEqual([
+      { name: 'x', state: 'available', args: {}, errors: [], attempt: 0, max_attempts: 25, version: 1 },
+    ]);
   });
 
   it('is idempotent, and replicas migrating at the same moment all succeed', async () => {
@@ -144,7 +155,7 @@ describe('migrate', () => {
     expect(await instance(schema).migrate()).toEqual({ applied: [] });
   });
 
-  it('upgrades a schema of 0007 holding jobs in three queues: claim indexes keyed by hash, analyzed, one queue drained', async () => {
+  it('upgrades a schema of 0007 holding jobs in three queues: claim indexes keyed by hash, analyzed, rules as domains without a rewrite, one queue drained', async () => {
     const schema = freshSchema();
     const client = await admin.connect();
     try {
@@ -168,8 +179,12 @@ describe('migrate', () => {
       `INSERT INTO "${schema}".jobs (name, queue, args)
        SELECT 'upgraded', 'q' || i % 3, jsonb_build_object('i', i) FROM generate_series(1, 3000) AS i`,
     );
+    const storage = `SELECT pg_relation_filenode('"${schema}".jobs') AS file`;
+    const before = (await admin.query(storage)).rows;
     const skiplock = instance(schema);
-    expect(await skiplock.migrate()).toEqual({ applied: ['0008_hashed_queue_indexes'] });
+    expect(await skiplock.migrate()).toEqual({ applied: ['0008_hashed_queue_indexes', '0009_value_domains'] });
+    // 0009 changes five columns to domains over their own types: the table is not rewritten.
+    expect((await admin.query(storage)).rows).toEqual(before);
     const { rows: indexes } = await admin.query<{ indexdef: string }>(
       `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname IN ('jobs_available_idx', 'jobs_scheduled_idx')`,
       [schema],

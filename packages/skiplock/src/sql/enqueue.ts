@@ -36,7 +36,12 @@ const COLUMN_TYPES = {
 } as const;
 
 /** The domain (of the Skiplock schema) each of these columns of `jobs` has. */
-const DOMAINS = { name: 'job_name', queue: 'queue_name' } as const;
+const DOMAINS = {
+  name: 'job_name',
+  queue: 'queue_name',
+  max_attempts: 'job_max_attempts',
+  version: 'job_version',
+} as const;
 
 /** An insert's input column. */
 export type InsertColumn = keyof typeof COLUMN_TYPES;
