@@ -30,7 +30,8 @@ async function spawnWorker(/** @type {string[]} */ argv) {
   /** @type {Message[]} */
   const messages = [];
   let ran = 0;
-  let progressed = () => undefined;
+  /** @type {() => void} */
+  let progressed = () => {};
   child.on('message', (/** @type {Message} */ m) => {
     if (m.type === 'progress') {
       ran = m.count ?? 0;
@@ -54,7 +55,7 @@ async function spawnWorker(/** @type {string[]} */ argv) {
     child.send({ type: 'start' });
   };
   await next('ready');
-  const onProgress = (/** @type {() => undefined} */ fn) => {
+  const onProgress = (/** @type {() => void} */ fn) => {
     progressed = fn;
   };
   return { child, next, start, ran: () => ran, onProgress };
@@ -85,9 +86,9 @@ async function drainWith(
       300_000,
     );
     const check = () => {
-      if (workers.reduce((sum, w) => sum + w.ran(), 0) < jobs) return undefined;
+      if (workers.reduce((sum, w) => sum + w.ran(), 0) < jobs) return;
       clearTimeout(timer);
-      return resolve(undefined);
+      resolve(undefined);
     };
     for (const w of workers) w.onProgress(check);
     check();

@@ -1,6 +1,7 @@
 import { toMs, type Duration } from '../duration.js';
 import { InvalidArgumentError } from '../errors.js';
 import { isValidQueueName } from '../identifiers.js';
+import { inQueue } from '../sql/queue-match.js';
 
 /** Every state a job row can be in. */
 export const JOB_STATES = [
@@ -91,9 +92,8 @@ export function filterConditions(filter: JobFilter, params: unknown[]): string {
     const states = (typeof filter.state === 'string' ? [filter.state] : filter.state).map(jobState);
     add((p) => `state = ANY(${p}::text[])`, states);
   }
-  // By hash too: the claim indexes (available, scheduled and retryable jobs) lead with it.
-  if (filter.queue !== undefined)
-    add((p) => `hashtext(queue) = hashtext(${p}) AND queue = ${p}`, queueName(filter.queue));
+  // As the claim names it: available, scheduled and retryable jobs of one queue by their indexes.
+  if (filter.queue !== undefined) add(inQueue, queueName(filter.queue));
   if (filter.name !== undefined) {
     if (typeof filter.name !== 'string' || filter.name.length === 0) {
       throw new InvalidArgumentError('name filter must be a non-empty string');

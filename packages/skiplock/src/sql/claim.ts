@@ -1,3 +1,5 @@
+import { inQueue } from './queue-match.js';
+
 /** A claimed job as the worker receives it. */
 export interface ClaimedRow {
   id: string;
@@ -22,8 +24,7 @@ export interface ClaimedRow {
  * sorting every due row: available jobs by (priority, run_at, id), scheduled and retryable ones by
  * (run_at, id), which stops at the first job not yet due however many are scheduled later. Both
  * indexes lead with `hashtext(queue)` (an integer: cheaper to insert into than the name), so each
- * branch names the queue twice: by hash for the index, by name for the rare other queue with the
- * same hash. The branches are merged by priority, run_at, id; each locks up to the limit for the
+ * branch names its queue by {@link inQueue}. The branches are merged by priority, run_at, id; each locks up to the limit for the
  * length of the statement before the merge keeps the best. (Among many scheduled jobs falling due
  * at once, priority therefore orders the oldest `$2`.) SKIP LOCKED lets replicas claim side by side.
  * States are literals so the partial indexes match. A paused queue's branches are cut off by a
@@ -42,7 +43,7 @@ export function claimSql(schema: string, queueCount: number, due = 'now()'): str
     SELECT * FROM (
       SELECT id, priority, run_at FROM ${schema}.jobs
        WHERE state IN (${states})
-         AND hashtext(queue) = hashtext($${param}) AND queue = $${param}
+         AND ${inQueue(`$${param}`)}
          AND name = ANY($1::text[])
          AND run_at <= ${due}
          AND NOT EXISTS (SELECT 1 FROM ${schema}.queues WHERE name = $${param} AND paused)

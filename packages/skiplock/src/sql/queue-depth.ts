@@ -1,10 +1,12 @@
+import { inQueues } from './queue-match.js';
+
 /**
  * Counts the unfinished jobs of queues `$1` per queue and state. One branch per partial index
  * (available, scheduled or retryable, running through the lease index), so finished rows are never
- * scanned. The first two find the queues by `hashtext(queue)`, the key their indexes lead with.
+ * scanned. The first two find the queues by {@link inQueues}, for their indexes.
  */
 export function queueDepthSql(schema: string): string {
-  const queues = `hashtext(queue) = ANY(ARRAY(SELECT hashtext(q) FROM unnest($1::text[]) q)) AND queue = ANY($1::text[])`;
+  const queues = inQueues('$1');
   return `
 SELECT queue, 'available' AS state, count(*)::int AS count FROM ${schema}.jobs
  WHERE state = 'available' AND ${queues}
