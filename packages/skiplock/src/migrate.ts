@@ -35,6 +35,37 @@ async function appliedMigrations(client: pg.ClientBase, schema: string): Promise
 }
 
 /**
+ * Applies the next `count` pending migrations (all by default) to `schema`, in one transaction,
+ * without a lock or a version check (see {@link migrateSchema}); leaves the session's search_path
+ * set to the schema. Returns the migrations it ran.
+ */
+export function runMigrations(
+  client: pg.ClientBase,
+  schema: string,
+  logger: Logger,
+  count = Infinity,
+): Promise<Array<{ name: string }>> {
+  return runner({
+    dbClient: client,
+    dir: MIGRATIONS_DIR,
+    schema,
+    createSchema: true,
+    migrationsTable: MIGRATIONS_TABLE,
+    direction: 'up',
+    count,
+    noLock: true,
+    singleTransaction: true,
+    checkOrder: true,
+    logger: {
+      debug: (msg: string) => logger.debug(msg),
+      info: (msg: string) => logger.debug(msg),
+      warn: (msg: string) => logger.warn(msg),
+      error: (msg: string) => logger.error(msg),
+    },
+  });
+}
+
+/**
  * Applies pending migrations to `schema` (already validated) under a session advisory lock, so that
  * replicas starting together wait for each other instead of failing. Refuses a schema that holds
  * migrations this code does not know (the database is newer than the code).
@@ -54,24 +85,7 @@ export async function migrateSchema(client: pg.ClientBase, schema: string, logge
           'the database is newer than the code; upgrade the skiplock package',
       );
     }
-    const ran = await runner({
-      dbClient: client,
-      dir: MIGRATIONS_DIR,
-      schema,
-      createSchema: true,
-      migrationsTable: MIGRATIONS_TABLE,
-      direction: 'up',
-      count: Infinity,
-      noLock: true,
-      singleTransaction: true,
-      checkOrder: true,
-      logger: {
-        debug: (msg: string) => logger.debug(msg),
-        info: (msg: string) => logger.debug(msg),
-        warn: (msg: string) => logger.warn(msg),
-        error: (msg: string) => logger.error(msg),
-      },
-    });
+    const ran = await runMigrations(client, schema, logger);
     const applied = ran.map((migration) => migration.name);
     if (applied.length > 0) logger.info({ schema, applied }, 'migrations applied');
     return { applied };

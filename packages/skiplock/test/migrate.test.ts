@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defineJob, Skiplock } from 'skiplock';
 import { databaseUrl, waitFor } from '../../../test/support/schema.js';
+import { runMigrations } from '../src/migrate.js';
 
 const silent = pino({ level: 'silent' });
 /** Every migration Skiplock ships, in order. */
@@ -159,18 +158,7 @@ describe('migrate', () => {
     const schema = freshSchema();
     const client = await admin.connect();
     try {
-      await runner({
-        dbClient: client,
-        dir: fileURLToPath(new URL('../migrations', import.meta.url)),
-        schema,
-        createSchema: true,
-        migrationsTable: 'skiplock_migrations',
-        direction: 'up',
-        count: ALL_MIGRATIONS.indexOf('0007_text_domains') + 1,
-        noLock: true,
-        singleTransaction: true,
-        logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
-      });
+      await runMigrations(client, schema, silent, ALL_MIGRATIONS.indexOf('0007_text_domains') + 1);
     } finally {
       await client.query('RESET search_path');
       client.release();
