@@ -217,30 +217,38 @@ function toInputRow(request: JobRequest, config: EnqueueConfig, seen: Seen): Inp
   };
 }
 
-/** Whether two rows have the same value in a column (dates compared by their time). */
-const SAME_VALUE: { readonly [Column in InsertColumn]: (a: InputRow, b: InputRow) => boolean } = {
-  name: (a, b) => a.name === b.name,
-  args: () => false,
-  queue: (a, b) => a.queue === b.queue,
-  priority: (a, b) => a.priority === b.priority,
-  max_attempts: (a, b) => a.max_attempts === b.max_attempts,
-  run_at: (a, b) => a.run_at?.getTime() === b.run_at?.getTime(),
-  wait_ms: (a, b) => a.wait_ms === b.wait_ms,
-  unique_key: (a, b) => a.unique_key === b.unique_key,
-  metadata: (a, b) => a.metadata === b.metadata,
-  version: (a, b) => a.version === b.version,
-};
-
 /**
- * The columns whose value differs between rows of the batch, and `args` always. Each column is
- * compared by a function of its own: reading `row[column]` for every column from one place would
- * make that read look up a different key each time, several times slower.
+ * The columns whose value differs between rows of the batch, and `args` always: one pass over the
+ * rows, each column compared in place: ~0.17 ms for 10,000 jobs here, where a pass per column
+ * through a table of comparisons took ~0.57. `varies` must name every column; the test of batches
+ * in which one column varies checks that each is compared.
  */
 function varyingColumns(rows: readonly InputRow[], first: InputRow): InsertColumn[] {
-  return INSERT_COLUMNS.filter((column) => {
-    const same = SAME_VALUE[column];
-    return rows.some((row) => !same(row, first));
-  });
+  const varies: Record<InsertColumn, boolean> = {
+    name: false,
+    args: true,
+    queue: false,
+    priority: false,
+    max_attempts: false,
+    run_at: false,
+    wait_ms: false,
+    unique_key: false,
+    metadata: false,
+    version: false,
+  };
+  const firstRunAt = first.run_at?.getTime(); // dates compared by their time
+  for (const row of rows) {
+    varies.name ||= row.name !== first.name;
+    varies.queue ||= row.queue !== first.queue;
+    varies.priority ||= row.priority !== first.priority;
+    varies.max_attempts ||= row.max_attempts !== first.max_attempts;
+    varies.run_at ||= row.run_at?.getTime() !== firstRunAt;
+    varies.wait_ms ||= row.wait_ms !== first.wait_ms;
+    varies.unique_key ||= row.unique_key !== first.unique_key;
+    varies.metadata ||= row.metadata !== first.metadata;
+    varies.version ||= row.version !== first.version;
+  }
+  return INSERT_COLUMNS.filter((column) => varies[column]);
 }
 
 /**
@@ -254,7 +262,18 @@ function columnParam(
   perJob: readonly InsertColumn[],
 ): unknown {
   if (!perJob.includes(column)) return first[column];
-  if (isJsonColumn(column)) return `[${rows.map((row) => row[column]).join(',')}]`;
+  if (isJsonColumn(column)) {
+    // Concatenated, not joined: Array#join copies every piece (for 10,000 jobs' arguments, joining
+    // and sending took ~1.5 ms here, concatenating and sending ~0.9: the text is flattened once, as
+    // it is written to the socket).
+    let json = '[';
+    let separator = '';
+    for (const row of rows) {
+      json += separator + row[column];
+      separator = ',';
+    }
+    return `${json}]`;
+  }
   return rows.map((row) => row[column]);
 }
 
@@ -362,13 +381,14 @@ function countEnqueued(telemetry: Telemetry, results: readonly EnqueueResult[]):
 /**
  * The queues of `extra` that the insert's own notification leaves out: a job due at once (neither
  * `runAt` nor a positive `wait`) is available, and its queue notified anyway. In a stream of
- * enqueues the queue carried is usually the statement's own, which then needs no carrying.
+ * enqueues the queue carried is usually the statement's own, which then needs no carrying. `extra`
+ * holds a few queues: looking each up in the rows (usually the first row matches) costs less than
+ * collecting the queues of 10,000 rows.
  */
 function queuesToCarry(rows: readonly InputRow[], extra: readonly string[]): readonly string[] {
-  if (extra.length === 0) return extra;
-  const covered = new Set<string>();
-  for (const row of rows) if (row.run_at === null && (row.wait_ms ?? 0) <= 0) covered.add(row.queue);
-  return extra.filter((queue) => !covered.has(queue));
+  return extra.filter(
+    (queue) => !rows.some((row) => row.queue === queue && row.run_at === null && (row.wait_ms ?? 0) <= 0),
+  );
 }
 
 /** Inserts validated rows in one round trip on `db`, one result per row, in order. */

@@ -156,6 +156,51 @@ describe('bulk enqueue', () => {
     }
   });
 
+  it('a batch in which only the last job differs, in any one column, stores that job its own value', async () => {
+    type Args = { userId: string };
+    const base = { queue: 'mailers', priority: 3, maxAttempts: 7, perform() {} };
+    const renamed = defineJob<Args>({ ...base, name: 'mailer.renamed' });
+    const newer = defineJob<Args>({ ...base, name: 'mailer.welcome', version: 2, upgrade: (raw) => raw as Args });
+    const at = new Date('2099-01-01T00:00:00Z');
+    // Per column: the last job's request, and what its row holds there (the first two share the default).
+    const cases = [
+      ['name', (userId: string) => renamed.with({ userId }), { name: 'mailer.renamed' }],
+      ['version', (userId: string) => newer.with({ userId }), { version: 2 }],
+      ['queue', (userId: string) => welcome.with({ userId }, { queue: 'other' }), { queue: 'other' }],
+      ['priority', (userId: string) => welcome.with({ userId }, { priority: 9 }), { priority: 9 }],
+      ['max_attempts', (userId: string) => welcome.with({ userId }, { maxAttempts: 2 }), { max_attempts: 2 }],
+      ['run_at', (userId: string) => welcome.with({ userId }, { runAt: at }), { run_at: at, state: 'scheduled' }],
+      ['wait_ms', (userId: string) => welcome.with({ userId }, { wait: '1h' }), { state: 'scheduled' }],
+      [
+        'unique_key',
+        (userId: string) => welcome.with({ userId }, { uniqueKey: userId }),
+        { unique_key: 'one-unique_key-2' },
+      ],
+      ['metadata', (userId: string) => welcome.with({ userId }, { metadata: { m: 1 } }), { metadata: { m: 1 } }],
+    ] as const;
+    for (const [column, last, expected] of cases) {
+      const ids = (
+        await t.skiplock.performAllLater(undefined, [
+          welcome.with({ userId: `one-${column}-0` }),
+          welcome.with({ userId: `one-${column}-1` }),
+          last(`one-${column}-2`),
+        ])
+      ).map(idOf);
+      const rows = await jobRows('id = ANY($1::bigint[])', [ids]);
+      const shared = { name: 'mailer.welcome', version: 1, queue: 'mailers', priority: 3, max_attempts: 7 };
+      expect(rows.slice(0, 2), column).toEqual([
+        expect.objectContaining({ ...shared, state: 'available', unique_key: null, metadata: {} }),
+        expect.objectContaining({ ...shared, state: 'available', unique_key: null, metadata: {} }),
+      ]);
+      expect(rows[2], column).toMatchObject({
+        ...shared,
+        state: 'available',
+        args: { userId: `one-${column}-2` },
+        ...expected,
+      });
+    }
+  });
+
   it('inserts nothing when one request of the batch is invalid', async () => {
     const before = (await jobRows()).length;
     await expect(

@@ -54,7 +54,12 @@ export const INSERT_COLUMNS = Object.keys(COLUMN_TYPES) as InsertColumn[];
  * read with `jsonb_array_elements`) rather than as a Postgres array, whose every element the client
  * must escape and the server unescape before parsing it as JSON.
  */
-export const isJsonColumn = (column: InsertColumn): boolean => COLUMN_TYPES[column] === 'jsonb';
+export const isJsonColumn = (column: InsertColumn): column is JsonColumn => COLUMN_TYPES[column] === 'jsonb';
+
+/** The input columns of type `jsonb`, whose values an input row holds as JSON text. */
+export type JsonColumn = {
+  [Column in InsertColumn]: (typeof COLUMN_TYPES)[Column] extends 'jsonb' ? Column : never;
+}[InsertColumn];
 
 /** The parameter holding `column`, typed: one value. */
 function param(column: InsertColumn): string {
