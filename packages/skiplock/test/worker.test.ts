@@ -77,6 +77,39 @@ describe('running jobs', () => {
     expect(most).toBe(7);
   });
 
+  it('claimLoops sets how many claims share the slots: one loop claims them all in one statement', async () => {
+    // The jobs a worker starting on 6 waiting jobs claims, counted by statement: every job a claim
+    // takes gets that statement's now() as attempted_at.
+    const claimStatements = async (tag: string, options: { claimLoops?: number }) => {
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let started = 0;
+      const gated = defineJob({
+        name: `gated.${tag}`,
+        queue: `gated-${tag}`,
+        async perform() {
+          started += 1;
+          await gate;
+        },
+      });
+      await t.skiplock.performAllLater(
+        undefined,
+        Array.from({ length: 6 }, () => gated.with({})),
+      );
+      const worker = await startWorker({ jobs: [gated], concurrency: 6, ...options });
+      await waitFor(async () => started === 6, { what: `6 ${tag} jobs started` });
+      const { rows } = await t.pool.query<{ n: number }>(
+        `SELECT count(DISTINCT attempted_at)::int AS n FROM "${t.schema}".jobs WHERE name = $1`,
+        [gated.name],
+      );
+      release();
+      await worker.stop();
+      return rows[0]?.n;
+    };
+    expect(await claimStatements('one', { claimLoops: 1 })).toBe(1);
+    expect(await claimStatements('default', {})).toBe(2); // two loops, 3 jobs each
+  });
+
   it('runs lower priority numbers first, then older run_at', async () => {
     const order: string[] = [];
     const ordered = defineJob<{ label: string }>({ name: 'ordered', perform: ({ label }) => void order.push(label) });
@@ -621,12 +654,13 @@ describe('configuration', () => {
     }
   });
 
-  it('refuses two different definitions with one name, bad queues and bad concurrency', () => {
+  it('refuses two different definitions with one name, bad queues, bad concurrency and claim loops', () => {
     const a = defineJob({ name: 'same', perform() {} });
     const b = defineJob({ name: 'same', perform() {} });
     expect(() => t.skiplock.worker({ jobs: [a, b] })).toThrow(/two different definitions claim the name "same"/);
     expect(() => t.skiplock.worker({ jobs: [a], queues: ['bad queue'] })).toThrow(/queue name "bad queue"/);
     expect(() => t.skiplock.worker({ jobs: [a], concurrency: 0 })).toThrow(/concurrency must be a positive integer/);
+    expect(() => t.skiplock.worker({ jobs: [a], claimLoops: 1.5 })).toThrow(/claimLoops must be a positive integer/);
   });
 });
 

@@ -40,8 +40,16 @@ export interface WorkerOptions {
   jobs: readonly AnyJobDefinition[];
   /** Queues to serve (exact names). Default: every queue the definitions name. */
   queues?: readonly string[];
-  /** Handlers running at once (10); two claim loops fill them, each claiming up to half per statement. */
+  /** Handlers running at once (10); the claim loops fill them, each claiming up to its share per statement. */
   concurrency?: number;
+  /**
+   * Claim statements in flight at once (2, at most `concurrency`), each taking up to
+   * `concurrency / claimLoops` jobs: while one loop's claim is in Postgres, the jobs of the other
+   * run. Replicas that share a queue on few cores do better with 1 each: the other replicas' claims
+   * overlap this one's jobs, and fewer claims skip each other's locked rows (two processes on two
+   * cores drained a backlog ~10 % faster with one loop each than with two).
+   */
+  claimLoops?: number;
   /** How often to look for due jobs without a notification ('1s'). */
   pollInterval?: Duration;
   /**
@@ -130,10 +138,10 @@ export class Worker {
   /** Fewer free slots than this are claimed only after a short wait, so that claims come in batches. */
   readonly #claimBatch: number;
   /**
-   * Claim loops: two (one if concurrency is 1), each claiming up to half the slots, so that one
-   * claim is in Postgres while the jobs of the other run in Node, and two claims use two backends.
-   * One loop claiming every free slot leaves Node and Postgres taking turns: in a drain of no-op
-   * jobs the claim's round trip was most of the time.
+   * Claim loops: `claimLoops` (two by default, at most the concurrency), each claiming up to its
+   * share of the slots, so that one claim is in Postgres while the jobs of another run in Node, and
+   * two claims use two backends. One loop claiming every free slot leaves a lone worker's Node and
+   * Postgres taking turns: in a drain of no-op jobs the claim's round trip was most of the time.
    */
   readonly #claimLoops: number;
   /** Most jobs one claim takes. */
@@ -176,7 +184,11 @@ export class Worker {
       throw new ConfigError(`worker: concurrency must be a positive integer, got ${options.concurrency}`);
     }
     this.#claimBatch = Math.max(1, Math.floor(this.#concurrency / 4));
-    this.#claimLoops = Math.min(2, this.#concurrency);
+    const claimLoops = options.claimLoops ?? 2;
+    if (!Number.isInteger(claimLoops) || claimLoops < 1) {
+      throw new ConfigError(`worker: claimLoops must be a positive integer, got ${options.claimLoops}`);
+    }
+    this.#claimLoops = Math.min(claimLoops, this.#concurrency);
     this.#claimMax = Math.ceil(this.#concurrency / this.#claimLoops);
     this.#pollMs = toMs(options.pollInterval ?? '1s', 'pollInterval');
     this.#leaseMs = toMs(options.lease ?? '30s', 'lease');
