@@ -51,7 +51,7 @@ export const skiplockSystem = {
         const worker = skiplock.worker({ jobs: [job], prune: false, ...options });
         await worker.start();
         return {
-          settings: `concurrency ${options.concurrency}, completionBatchSize ${options.completionBatchSize}, ${options.claimLoops ?? 2} claim loops, completed rows kept`,
+          settings: `concurrency ${options.concurrency}, completionBatchSize ${options.completionBatchSize}${options.claimLoops ? `, claimLoops ${options.claimLoops}` : ''}, completed rows kept`,
           stop: () => worker.stop({ timeout: '5s' }),
         };
       },

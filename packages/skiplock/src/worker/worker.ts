@@ -44,7 +44,7 @@ export interface WorkerOptions {
   concurrency?: number;
   /**
    * Claim statements in flight at once (2, at most `concurrency`), each taking up to
-   * `concurrency / claimLoops` jobs: while one loop's claim is in Postgres, the jobs of the other
+   * `concurrency / claimLoops` jobs: while one loop's claim is in Postgres, the jobs of another
    * run. Replicas that share a queue on few cores do better with 1 each: the other replicas' claims
    * overlap this one's jobs, and fewer claims skip each other's locked rows (two processes on two
    * cores drained a backlog ~10 % faster with one loop each than with two).
@@ -240,8 +240,9 @@ export class Worker {
   }
 
   /**
-   * Registers the worker, starts claiming and listening. Resolves once it listens (its first claims
-   * are already under way).
+   * Registers the worker, starts claiming and listening. Resolves once it listens, or once a failed
+   * LISTEN connection has left it polling while it reconnects (its first claims are already under
+   * way).
    */
   start(): Promise<void> {
     if (this.#state !== 'new') return Promise.reject(new ConfigError(`worker ${this.id} was already started`));
