@@ -89,46 +89,51 @@ function logBindings(
   return definition.logArgs ? { ...bindings, args: row.args } : bindings;
 }
 
-/** Where a context's `signal` and `logger` accessors find the job's {@link JobParts}. */
-const PARTS = Symbol('skiplock.jobParts');
-
-/** A context and, under {@link PARTS}, what its accessors read. */
-type ContextWithParts = JobContext & { readonly [PARTS]: JobParts };
-
 /**
- * `ctx.signal` and `ctx.logger`: own enumerable accessors (a spread `{ ...ctx }` copies their
- * values), the same two functions for every job. Getters written in an object literal are new
- * functions per object, and made each context cost about 0.7 KB more (in a drain of no-op jobs).
+ * The context a handler receives. `signal` and `logger` are own enumerable accessors (a spread
+ * `{ ...ctx }` copies their values) that read the job's {@link JobParts}, defined with the same two
+ * descriptors for every job. Accessors written in an object literal are new functions per object
+ * (each context ~0.7 KB more in a drain of no-op jobs), and `Object.defineProperties` on a literal
+ * left it a dictionary: ~0.6 µs per context against ~0.2 µs this way (measured in isolation).
  */
-const PART_ACCESSORS: PropertyDescriptorMap & ThisType<ContextWithParts> = {
-  signal: {
-    enumerable: true,
-    get(this: ContextWithParts) {
-      return this[PARTS].signal;
-    },
-  },
-  logger: {
-    enumerable: true,
-    get(this: ContextWithParts) {
-      return this[PARTS].logger;
-    },
-  },
-};
+class HandlerContext implements JobContext {
+  readonly id: string;
+  readonly name: string;
+  readonly queue: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly metadata: ClaimedRow['metadata'];
+  readonly db: JobDatabase;
+  declare readonly signal: AbortSignal;
+  declare readonly logger: Logger;
+  readonly #parts: JobParts;
 
-/** The context a handler of `row` receives. */
-function jobContext(definition: AnyJobDefinition, row: JobIdentity, parts: JobParts, db: JobDatabase): JobContext {
-  const ctx: Omit<JobContext, 'signal' | 'logger'> = {
-    id: row.id,
-    name: definition.name,
-    queue: row.queue,
-    attempt: row.attempt,
-    maxAttempts: row.max_attempts,
-    metadata: row.metadata,
-    db,
+  static readonly #signal: PropertyDescriptor & ThisType<HandlerContext> = {
+    enumerable: true,
+    get(this: HandlerContext) {
+      return this.#parts.signal;
+    },
   };
-  Object.defineProperty(ctx, PARTS, { value: parts }); // not enumerable: neither logged nor spread
-  // The accessors add the two members the literal lacks.
-  return Object.defineProperties(ctx, PART_ACCESSORS) as JobContext;
+
+  static readonly #logger: PropertyDescriptor & ThisType<HandlerContext> = {
+    enumerable: true,
+    get(this: HandlerContext) {
+      return this.#parts.logger;
+    },
+  };
+
+  constructor(definition: AnyJobDefinition, row: JobIdentity, parts: JobParts, db: JobDatabase) {
+    this.id = row.id;
+    this.name = definition.name;
+    this.queue = row.queue;
+    this.attempt = row.attempt;
+    this.maxAttempts = row.max_attempts;
+    this.metadata = row.metadata;
+    this.db = db;
+    this.#parts = parts;
+    Object.defineProperty(this, 'signal', HandlerContext.#signal);
+    Object.defineProperty(this, 'logger', HandlerContext.#logger);
+  }
 }
 
 /**
@@ -189,7 +194,7 @@ export function afterDiscardOutsideAttempt(
 ): Promise<void> {
   const parts = new JobParts(logger, definition, row);
   parts.abort(error);
-  return runAfterDiscard(definition, row.args, error, jobContext(definition, row, parts, db));
+  return runAfterDiscard(definition, row.args, error, new HandlerContext(definition, row, parts, db));
 }
 
 /** Calls the definition's `afterDiscard`; its failure is logged, never thrown. */
@@ -285,7 +290,7 @@ class Attempt implements Execution {
     this.#context = context;
     this.#args = row.args;
     this.#parts = new JobParts(context.logger, definition, row);
-    this.#ctx = jobContext(definition, row, this.#parts, context.db);
+    this.#ctx = new HandlerContext(definition, row, this.#parts, context.db);
     this.#span = context.telemetry.startPerform(row);
   }
 
