@@ -19,7 +19,7 @@ scripts/bench/RESULTS.md. DATABASE_URL picks the database (postgres://postgres@1
  * @typedef {{
  *   mode: 'full' | 'quick' | 'tiny', runs: number, only: string[], databaseUrl: string,
  *   s1Jobs: number, s1Producers: number, s2Jobs: number, s2Chunk: number, s3Jobs: number,
- *   s4Samples: number, s5Jobs: number, s6Finished: number, s6Scheduled: number, s6Samples: number,
+ *   s4Samples: number, s5Jobs: number, s5WarmUp: number, s6Finished: number, s6Scheduled: number, s6Samples: number,
  *   s3Sweep: boolean,
  * }} Config
  */
@@ -32,6 +32,7 @@ const SIZES = {
     s3Jobs: 50_000,
     s4Samples: 200,
     s5Jobs: 50_000,
+    s5WarmUp: 50_000,
     s6Finished: 1_000_000,
     s6Scheduled: 1_000_000,
     s6Samples: 300,
@@ -44,6 +45,7 @@ const SIZES = {
     s3Jobs: 10_000,
     s4Samples: 30,
     s5Jobs: 5_000,
+    s5WarmUp: 1_000,
     s6Finished: 50_000,
     s6Scheduled: 50_000,
     s6Samples: 30,
@@ -56,6 +58,7 @@ const SIZES = {
     s3Jobs: 200,
     s4Samples: 5,
     s5Jobs: 200,
+    s5WarmUp: 40,
     s6Finished: 1000,
     s6Scheduled: 1000,
     s6Samples: 10,
