@@ -18,7 +18,7 @@ scripts/bench/RESULTS.md. DATABASE_URL picks the database (postgres://postgres@1
 /**
  * @typedef {{
  *   mode: 'full' | 'quick' | 'tiny', runs: number, only: string[], databaseUrl: string,
- *   s1Jobs: number, s1Producers: number, s2Jobs: number, s2Chunk: number, s3Jobs: number,
+ *   s1Jobs: number, s1WarmUp: number, s1Producers: number, s2Jobs: number, s2Chunk: number, s3Jobs: number,
  *   s4Samples: number, s5Jobs: number, s5WarmUp: number, s6Finished: number, s6Scheduled: number, s6Samples: number,
  *   s3Sweep: boolean,
  * }} Config
@@ -27,6 +27,7 @@ scripts/bench/RESULTS.md. DATABASE_URL picks the database (postgres://postgres@1
 const SIZES = {
   full: {
     s1Jobs: 5000,
+    s1WarmUp: 1500,
     s2Jobs: 100_000,
     s2Chunk: 10_000,
     s3Jobs: 50_000,
@@ -40,6 +41,7 @@ const SIZES = {
   },
   quick: {
     s1Jobs: 300,
+    s1WarmUp: 200,
     s2Jobs: 20_000,
     s2Chunk: 10_000,
     s3Jobs: 10_000,
@@ -53,6 +55,7 @@ const SIZES = {
   },
   tiny: {
     s1Jobs: 20,
+    s1WarmUp: 20,
     s2Jobs: 200,
     s2Chunk: 100,
     s3Jobs: 200,
