@@ -16,11 +16,13 @@ scripts/bench/RESULTS.md. DATABASE_URL picks the database (postgres://postgres@1
 `;
 
 /**
+ * What a run measures with. `s1WarmUp`: lone enqueues before S1 is timed, and as many again from its
+ * producers; `s5WarmUp`: the backlog S5's processes drain before the timed one.
  * @typedef {{
  *   mode: 'full' | 'quick' | 'tiny', runs: number, only: string[], databaseUrl: string,
- *   s1Jobs: number, s1WarmUp: number, s1Producers: number, s2Jobs: number, s2Chunk: number, s3Jobs: number,
- *   s4Samples: number, s5Jobs: number, s5WarmUp: number, s6Finished: number, s6Scheduled: number, s6Samples: number,
- *   s3Sweep: boolean,
+ *   s1Jobs: number, s1WarmUp: number, s1Producers: number, s2Jobs: number, s2Chunk: number,
+ *   s3Jobs: number, s4Samples: number, s5Jobs: number, s5WarmUp: number, s6Finished: number,
+ *   s6Scheduled: number, s6Samples: number, s3Sweep: boolean,
  * }} Config
  */
 
