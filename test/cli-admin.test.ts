@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { waitFor, type TestSchema, idOf } from './support/schema.js';
-import { fixtureJobs, runCli, useProcessTestSchema, type CliResult } from './support/processes.js';
+import { fixtureJobs, runCli, spawnCli, useProcessTestSchema, type CliResult } from './support/processes.js';
 
 const { record, sleepy } = await fixtureJobs();
 
@@ -49,6 +49,13 @@ describe('skiplock --help', () => {
     const result = await runCli(args);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toMatch(/^Usage: skiplock /);
+  });
+
+  it('ends quietly when its reader closes the pipe early (`skiplock --help | head -1`)', async () => {
+    const p = spawnCli(['--help']);
+    p.child.stdout?.destroy(); // closed before the CLI writes: its write fails with EPIPE
+    expect(await p.exited).toBe(0);
+    expect(p.output()).toBe('');
   });
 
   it('names every operations command in the main help', async () => {

@@ -41,6 +41,13 @@ async function main(argv: string[]): Promise<void> {
   await run(rest);
 }
 
+// A reader that closes the pipe early (`skiplock jobs list | head`) ends the command quietly, as
+// SIGPIPE ends other Unix tools, instead of an unhandled EPIPE error and a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
+
 main(process.argv.slice(2)).catch((error: unknown) => {
   const { message, exitCode } = describeFailure(error);
   process.stderr.write(`${message}\n`);
