@@ -25,11 +25,11 @@ export interface ClaimedRow {
  * (run_at, id), which stops at the first job not yet due however many are scheduled later. Both
  * indexes lead with `hashtext(queue)` (an integer: cheaper to insert into than the name), so each
  * branch names its queue by {@link inQueue}. The branches are merged by priority, run_at, id; each
- * locks up to the limit for the length of the statement before the merge keeps the best. (Among many scheduled jobs falling due
- * at once, priority therefore orders the oldest `$2`.) SKIP LOCKED lets replicas claim side by side.
- * States are literals so the partial indexes match. A paused queue's branches are cut off by a
- * one-time check of `queues`, before they read any job. `due` is what "now" is for run_at (test
- * helpers pass a parameter to run jobs due later).
+ * locks up to the limit for the length of the statement before the merge keeps the best. (Among
+ * many scheduled jobs falling due at once, priority therefore orders the oldest `$2`.) SKIP LOCKED
+ * lets replicas claim side by side. States are literals so the partial indexes match. A paused
+ * queue's branches are cut off by a one-time check of `queues`, before they read any job. `due` is
+ * what "now" is for run_at (test helpers pass a parameter to run jobs due later).
  *
  * The update finds the picked jobs by primary key, `id = ANY(ARRAY(…))`: the array is built once and
  * each id looked up in the index. A join with the picked rows instead leaves the plan to estimates:
