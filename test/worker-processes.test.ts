@@ -54,6 +54,17 @@ describe('skiplock worker processes', () => {
     await t.pool.query(`DELETE FROM "${t.schema}".jobs; DELETE FROM "${t.schema}".runs`);
   });
 
+  it('--claim-loops and --completion-batch-size reach the worker (its start log reports them)', async () => {
+    const p = await worker(['--claim-loops', '1', '--completion-batch-size', '250']);
+    const started = p
+      .output()
+      .split('\n')
+      .find((line) => line.includes('worker started'));
+    expect(JSON.parse(started ?? '{}')).toMatchObject({ concurrency: 20, claimLoops: 1, completionBatchSize: 250 });
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+  });
+
   it('SIGTERM with a job longer than the shutdown timeout: aborts it, puts it back uncharged, exits 0', async () => {
     const p = await worker(['--shutdown-timeout', '300ms']);
     const long = await sleepy.performLater({ ms: 60_000 });
@@ -93,6 +104,16 @@ describe('skiplock CLI', () => {
       ['worker', '--jobs', JOBS, '--concurrency', 'lots'],
       { DATABASE_URL: 'postgres://x' },
       /--concurrency must be a positive integer/,
+    ],
+    [
+      ['worker', '--jobs', JOBS, '--claim-loops', '0'],
+      { DATABASE_URL: 'postgres://x' },
+      /--claim-loops must be a positive integer, got "0"/,
+    ],
+    [
+      ['worker', '--jobs', JOBS, '--completion-batch-size', '1e9.5'],
+      { DATABASE_URL: 'postgres://x' },
+      /--completion-batch-size must be a positive integer/,
     ],
     [['worker', '--frobnicate'], {}, /Unknown option '--frobnicate'/],
     [['migrate', '--schema', 'Bad-Name'], { DATABASE_URL: 'postgres://x' }, /schema name "Bad-Name" is not allowed/],

@@ -44,6 +44,11 @@ Options:
   --jobs M               module to load (ESM .js/.mjs; .ts where a loader is present)  [required]
   --queues a,b           queues to serve (default: every queue the loaded definitions name)
   --concurrency N        handlers running at once (default: 10)
+  --claim-loops N        claim statements in flight at once, each filling its share of the
+                         handlers (default: 2); on few cores, replicas sharing a queue do
+                         better with 1 each
+  --completion-batch-size N
+                         most outcomes written in one statement (default: 100)
   --schema S             schema holding Skiplock's tables (default: skiplock)
   --shutdown-timeout D   on SIGTERM/SIGINT, how long running jobs may finish (default: 30s)
   --lease D              how long a claimed job is held before another worker may rescue it;

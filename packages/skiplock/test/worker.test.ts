@@ -654,13 +654,16 @@ describe('configuration', () => {
     }
   });
 
-  it('refuses two different definitions with one name, bad queues, bad concurrency and claim loops', () => {
+  it('refuses two different definitions with one name, bad queues, concurrency, claim loops and batch size', () => {
     const a = defineJob({ name: 'same', perform() {} });
     const b = defineJob({ name: 'same', perform() {} });
     expect(() => t.skiplock.worker({ jobs: [a, b] })).toThrow(/two different definitions claim the name "same"/);
     expect(() => t.skiplock.worker({ jobs: [a], queues: ['bad queue'] })).toThrow(/queue name "bad queue"/);
     expect(() => t.skiplock.worker({ jobs: [a], concurrency: 0 })).toThrow(/concurrency must be a positive integer/);
     expect(() => t.skiplock.worker({ jobs: [a], claimLoops: 1.5 })).toThrow(/claimLoops must be a positive integer/);
+    expect(() => t.skiplock.worker({ jobs: [a], completionBatchSize: 0 })).toThrow(
+      /completionBatchSize must be a positive integer, got 0/,
+    );
   });
 });
 

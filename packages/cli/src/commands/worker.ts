@@ -11,6 +11,8 @@ export async function workerCommand(argv: string[]): Promise<void> {
     'jobs',
     'queues',
     'concurrency',
+    'claim-loops',
+    'completion-batch-size',
     'schema',
     'shutdown-timeout',
     'lease',
@@ -23,6 +25,8 @@ export async function workerCommand(argv: string[]): Promise<void> {
   const jobsModule = flags.string('jobs');
   if (!jobsModule) throw new UsageError('skiplock worker: --jobs <module> is required (see skiplock worker --help)');
   const concurrency = positiveInteger('--concurrency', flags.string('concurrency'), 10);
+  const claimLoops = positiveInteger('--claim-loops', flags.string('claim-loops'), 2);
+  const completionBatchSize = positiveInteger('--completion-batch-size', flags.string('completion-batch-size'), 100);
   const queues = flags
     .string('queues')
     ?.split(',')
@@ -41,7 +45,7 @@ export async function workerCommand(argv: string[]): Promise<void> {
     logger,
     poolSize: Math.max(4, Math.min(concurrency, 20)),
   });
-  const worker = skiplock.worker({ jobs, queues, concurrency, lease, pollInterval });
+  const worker = skiplock.worker({ jobs, queues, concurrency, claimLoops, completionBatchSize, lease, pollInterval });
   exitOnSignal(logger, async () => {
     await worker.stop({ timeout: shutdownMs });
     await skiplock.close();

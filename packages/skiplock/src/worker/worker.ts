@@ -94,6 +94,15 @@ export interface WorkerEnvironment extends AdminEnvironment {
 
 const MIN_POOL_SIZE = 3;
 
+/** Worker option `name`'s value, `fallback` when unset; a ConfigError unless a positive integer. */
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  const chosen = value ?? fallback;
+  if (!Number.isInteger(chosen) || chosen < 1) {
+    throw new ConfigError(`worker: ${name} must be a positive integer, got ${value}`);
+  }
+  return chosen;
+}
+
 /** A job rescue took back (or gave up). */
 type RescuedRow = Pick<
   ClaimedRow,
@@ -146,6 +155,8 @@ export class Worker {
   readonly #claimLoops: number;
   /** Most jobs one claim takes. */
   readonly #claimMax: number;
+  /** Most outcomes one completion statement writes. */
+  readonly #completionBatchSize: number;
   /** Slots that claims in flight may fill. */
   #claiming = 0;
   /** Wakes a claim loop for free slots below a batch, a moment after the first one freed. */
@@ -179,16 +190,10 @@ export class Worker {
     for (const queue of this.#queues) {
       if (!isValidQueueName(queue)) throw new ConfigError(`worker: ${queueNameProblem(queue)}`);
     }
-    this.#concurrency = options.concurrency ?? 10;
-    if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
-      throw new ConfigError(`worker: concurrency must be a positive integer, got ${options.concurrency}`);
-    }
+    this.#concurrency = positiveInteger('concurrency', options.concurrency, 10);
     this.#claimBatch = Math.max(1, Math.floor(this.#concurrency / 4));
-    const claimLoops = options.claimLoops ?? 2;
-    if (!Number.isInteger(claimLoops) || claimLoops < 1) {
-      throw new ConfigError(`worker: claimLoops must be a positive integer, got ${options.claimLoops}`);
-    }
-    this.#claimLoops = Math.min(claimLoops, this.#concurrency);
+    this.#claimLoops = Math.min(positiveInteger('claimLoops', options.claimLoops, 2), this.#concurrency);
+    this.#completionBatchSize = positiveInteger('completionBatchSize', options.completionBatchSize, 100);
     this.#claimMax = Math.ceil(this.#concurrency / this.#claimLoops);
     this.#pollMs = toMs(options.pollInterval ?? '1s', 'pollInterval');
     this.#leaseMs = toMs(options.lease ?? '30s', 'lease');
@@ -213,7 +218,7 @@ export class Worker {
     };
     this.#heartbeatSql = heartbeatSql(env.quotedSchema);
     this.#completer = new Completer(env.pool, env.quotedSchema, this.id, this.#logger, {
-      maxBatch: options.completionBatchSize ?? 100,
+      maxBatch: this.#completionBatchSize,
       flushDelayMs: toMs(options.completionFlushDelay ?? '2ms', 'completionFlushDelay'),
       maxFailures: 5,
       onWritten: () => {
@@ -289,7 +294,13 @@ export class Worker {
     );
     await listening;
     this.#logger.info(
-      { queues: this.#queues, jobs: [...this.#definitions.keys()], concurrency: this.#concurrency },
+      {
+        queues: this.#queues,
+        jobs: [...this.#definitions.keys()],
+        concurrency: this.#concurrency,
+        claimLoops: this.#claimLoops,
+        completionBatchSize: this.#completionBatchSize,
+      },
       'worker started',
     );
   }
