@@ -47,7 +47,7 @@ const report = [
   '',
   machine,
   '',
-  `Runs per scenario: ${config.runs}, systems alternating run by run; min / median / max over runs; ratios of medians. Took ${seconds} s.`,
+  `Runs per scenario: ${config.runs}; S1 and S2 with the systems side by side in interleaved blocks, the others alternating run by run; min / median / max over runs; ratios of medians. Took ${seconds} s.`,
   '',
   ...measurements.flatMap((m) => [measurementTable(m), '']),
   '### Targets (issue 6, medians of this run)',

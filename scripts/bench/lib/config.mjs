@@ -4,9 +4,10 @@ export const SCENARIOS = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
 
 export const USAGE = `Usage: pnpm bench [--quick | --tiny] [--only S1,S3] [--runs N]
 
-Runs issue 6's scenarios on Skiplock, graphile-worker, pg-boss and a raw SQL floor, systems
-alternating run by run, and prints a Markdown report; a full run of every scenario also writes
-scripts/bench/RESULTS.md. DATABASE_URL picks the database (postgres://postgres@127.0.0.1:5432/test).
+Runs issue 6's scenarios on Skiplock, graphile-worker, pg-boss and a raw SQL floor (S1 and S2 with
+the systems side by side in interleaved blocks, the others alternating run by run) and prints a
+Markdown report; a full run of every scenario also writes scripts/bench/RESULTS.md. DATABASE_URL
+picks the database (postgres://postgres@127.0.0.1:5432/test).
 
   --quick        smaller N, under 2 minutes (not comparable with a full run)
   --tiny         CI's smoke test: a few jobs, one run
@@ -17,10 +18,11 @@ scripts/bench/RESULTS.md. DATABASE_URL picks the database (postgres://postgres@1
 
 /**
  * What a run measures with. `s1WarmUp`: lone enqueues before S1 is timed, and as many again from its
- * producers; `s5WarmUp`: the backlog S5's processes drain before the timed one.
+ * producers; `s1Rounds`: the blocks each system's S1 jobs are timed in, interleaved with the other
+ * systems' blocks; `s5WarmUp`: the backlog S5's processes drain before the timed one.
  * @typedef {{
  *   mode: 'full' | 'quick' | 'tiny', runs: number, only: string[], databaseUrl: string,
- *   s1Jobs: number, s1WarmUp: number, s1Producers: number, s2Jobs: number, s2Chunk: number,
+ *   s1Jobs: number, s1WarmUp: number, s1Rounds: number, s1Producers: number, s2Jobs: number, s2Chunk: number,
  *   s3Jobs: number, s4Samples: number, s5Jobs: number, s5WarmUp: number, s6Finished: number,
  *   s6Scheduled: number, s6Samples: number, s3Sweep: boolean,
  * }} Config
@@ -30,6 +32,7 @@ const SIZES = {
   full: {
     s1Jobs: 5000,
     s1WarmUp: 1500,
+    s1Rounds: 10,
     s2Jobs: 100_000,
     s2Chunk: 10_000,
     s3Jobs: 50_000,
@@ -44,6 +47,7 @@ const SIZES = {
   quick: {
     s1Jobs: 300,
     s1WarmUp: 200,
+    s1Rounds: 3,
     s2Jobs: 20_000,
     s2Chunk: 10_000,
     s3Jobs: 10_000,
@@ -58,6 +62,7 @@ const SIZES = {
   tiny: {
     s1Jobs: 20,
     s1WarmUp: 20,
+    s1Rounds: 2,
     s2Jobs: 200,
     s2Chunk: 100,
     s3Jobs: 200,

@@ -1,5 +1,6 @@
-// Runs a measurement on each system in a fresh schema, alternating the systems' order run by run.
-import { dropSchemas, freshSchema } from './db.mjs';
+// Runs a measurement on each system in a fresh schema, alternating the systems' order run by run
+// (or block by block, side by side).
+import { dropSchemas, freshSchema, now } from './db.mjs';
 
 /**
  * Creates `factory`'s system in a new schema, runs `fn` on it, then closes it and drops the schema.
@@ -9,16 +10,62 @@ import { dropSchemas, freshSchema } from './db.mjs';
  * @param {(system: import('../systems/system.mjs').System) => Promise<T>} fn
  * @returns {Promise<T>}
  */
-export async function withFreshSystem(factory, databaseUrl, fn) {
-  const schema = freshSchema(`bench_${factory.name.replace(/[^a-z]+/g, '_')}`.replace(/_+$/, ''));
-  const system = factory.create(databaseUrl, schema);
+export function withFreshSystem(factory, databaseUrl, fn) {
+  return withFreshSystems([factory], databaseUrl, ([system]) =>
+    fn(/** @type {import('../systems/system.mjs').System} */ (system)),
+  );
+}
+
+/**
+ * Creates each factory's system in a new schema, all open at once, runs `fn` on them (in the
+ * factories' order), then closes them and drops their schemas.
+ * @template T
+ * @param {import('../systems/system.mjs').SystemFactory[]} factories
+ * @param {string} databaseUrl
+ * @param {(systems: import('../systems/system.mjs').System[]) => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
+export async function withFreshSystems(factories, databaseUrl, fn) {
+  /** @type {import('../systems/system.mjs').System[]} */
+  const systems = [];
   try {
-    await system.setup();
-    return await fn(system);
+    for (const factory of factories) {
+      const schema = freshSchema(`bench_${factory.name.replace(/[^a-z]+/g, '_')}`.replace(/_+$/, ''));
+      const system = factory.create(databaseUrl, schema);
+      systems.push(system);
+      await system.setup();
+    }
+    return await fn(systems);
   } finally {
-    await system.close();
-    await dropSchemas(databaseUrl, [schema]);
+    for (const system of systems) await system.close();
+    await dropSchemas(
+      databaseUrl,
+      systems.map((system) => system.schema),
+    );
   }
+}
+
+/**
+ * Runs `block(system, round)` on every system, round after round, round r starting with system
+ * (first + r) mod n, and returns each system's time in its blocks (ms), in the systems' order.
+ * Blocks of a few hundred milliseconds side by side see the same state of the host: whole runs one
+ * after another did not (a 2-core VM's speed drifts over seconds, and S1's ratios swung with it).
+ * @param {import('../systems/system.mjs').System[]} systems
+ * @param {number} rounds
+ * @param {number} first
+ * @param {(system: import('../systems/system.mjs').System, round: number) => Promise<void>} block
+ */
+export async function interleave(systems, rounds, first, block) {
+  const elapsed = systems.map(() => 0);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < systems.length; k++) {
+      const index = (first + round + k) % systems.length;
+      const start = now();
+      await block(/** @type {import('../systems/system.mjs').System} */ (systems[index]), round);
+      elapsed[index] += now() - start;
+    }
+  }
+  return elapsed;
 }
 
 /**

@@ -1,7 +1,7 @@
-// S2: bulk enqueue, N jobs in calls of `chunk` jobs each.
-import { now } from '../lib/db.mjs';
+// S2: bulk enqueue, N jobs in calls of `chunk` jobs each; the systems side by side, a call each in
+// turn (see `interleave`).
 import { measurement } from '../lib/results.mjs';
-import { alternate, withFreshSystem } from '../lib/runner.mjs';
+import { interleave, log, withFreshSystems } from '../lib/runner.mjs';
 import { rate } from '../lib/stats.mjs';
 import { QUEUES, RAW } from '../systems/index.mjs';
 
@@ -15,17 +15,23 @@ export async function enqueueInChunks(system, /** @type {number} */ total, /** @
 
 /** @param {import('../lib/config.mjs').Config} config */
 export async function runS2(config) {
+  const rounds = Math.ceil(config.s2Jobs / config.s2Chunk);
   const bulk = measurement({
     id: 'S2',
-    title: `S2 bulk enqueue, ${config.s2Jobs.toLocaleString('en-US')} jobs in calls of ${config.s2Chunk.toLocaleString('en-US')}`,
+    title: `S2 bulk enqueue, ${(rounds * config.s2Chunk).toLocaleString('en-US')} jobs in calls of ${config.s2Chunk.toLocaleString('en-US')}`,
     unit: 'jobs/s',
+    note: `Systems side by side: each run opens them all, then ${rounds} rounds in which each makes one call in turn (the order rotating), timed per system.`,
   });
-  await alternate(config.runs, [...QUEUES, RAW], (factory) =>
-    withFreshSystem(factory, config.databaseUrl, async (system) => {
-      const start = now();
-      await enqueueInChunks(system, config.s2Jobs, config.s2Chunk);
-      bulk.add(factory.name, factory.enqueueSettings, rate(config.s2Jobs, now() - start));
-    }),
-  );
+  const factories = [...QUEUES, RAW];
+  for (let run = 0; run < config.runs; run++) {
+    log(`  run ${run + 1}/${config.runs}: ${factories.map((f) => f.name).join(', ')} side by side`);
+    await withFreshSystems(factories, config.databaseUrl, async (systems) => {
+      const elapsed = await interleave(systems, rounds, run, (system, round) =>
+        system.enqueueMany(Array.from({ length: config.s2Chunk }, (_, k) => ({ i: round * config.s2Chunk + k }))),
+      );
+      for (const [k, factory] of factories.entries())
+        bulk.add(factory.name, factory.enqueueSettings, rate(rounds * config.s2Chunk, elapsed[k] ?? NaN));
+    });
+  }
   return [bulk.done()];
 }
