@@ -54,9 +54,9 @@ const SIZES = {
     s4Samples: 30,
     s5Jobs: 5_000,
     s5WarmUp: 1_000,
-    s6Finished: 50_000,
-    s6Scheduled: 50_000,
-    s6Samples: 30,
+    s6Finished: 30_000,
+    s6Scheduled: 30_000,
+    s6Samples: 20,
     s3Sweep: false,
   },
   tiny: {
