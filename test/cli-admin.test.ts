@@ -1,4 +1,9 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './support/ports.js';
 import { waitFor, type TestSchema, idOf } from './support/schema.js';
 import { fixtureJobs, runCli, spawnCli, useProcessTestSchema, type CliResult } from './support/processes.js';
 
@@ -56,6 +61,21 @@ describe('skiplock --help', () => {
     p.child.stdout?.destroy(); // closed before the CLI writes: its write fails with EPIPE
     expect(await p.exited).toBe(0);
     expect(p.output()).toBe('');
+  });
+
+  it('skiplock dev whose reader closes the pipe stops as on SIGTERM: its embedded Postgres is not left running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skiplock-dev-pipe-'));
+    chmodSync(dir, 0o755); // as root, Postgres runs as another user, who must reach .skiplock/ inside
+    const port = await freePort();
+    try {
+      const p = spawnCli(['dev', '--port', String(port)], { DATABASE_URL: '' }, dir);
+      p.child.stdout?.destroy(); // its first progress line fails with EPIPE
+      expect(await p.exited).toBe(0);
+      const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'skiplock' });
+      await expect(client.connect()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('names every operations command in the main help', async () => {

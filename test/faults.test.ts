@@ -2,7 +2,6 @@
 // committed job ran at least once, none from a rolled-back transaction ever ran, none is left
 // running, and without faults none ran twice.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres, type RunningPostgres } from '@skiplock/cli';
@@ -10,6 +9,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkOracle, enqueueWithRollback, resetJobs } from './support/oracle.js';
+import { freePort } from './support/ports.js';
 import { createRunsTable, fixtureJobs, useProcessTestSchema } from './support/processes.js';
 import { createTestSchema, testPool, waitFor, type TestSchema } from './support/schema.js';
 
@@ -224,14 +224,6 @@ describe('a Postgres restart mid-run', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'skiplock-restart-'));
   let server: RunningPostgres | undefined;
   let pool: pg.Pool | undefined;
-  const freePort = () =>
-    new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const address = s.address();
-        s.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-      });
-    });
-
   afterAll(async () => {
     await pool?.end();
     await server?.stop();

@@ -32,9 +32,10 @@ export interface CliProcess {
   exited: Promise<number | string>;
 }
 
-/** Spawns `skiplock <args>` with extra environment variables. */
-export function spawnCli(args: string[], env: Record<string, string> = {}): CliProcess {
+/** Spawns `skiplock <args>` with extra environment variables, in `cwd` (this process's by default). */
+export function spawnCli(args: string[], env: Record<string, string> = {}, cwd?: string): CliProcess {
   const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
     env: { ...process.env, SKIPLOCK_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -9,6 +9,7 @@ import { statsCommand } from './commands/stats.js';
 import { workerCommand } from './commands/worker.js';
 import { workersCommand } from './commands/workers.js';
 import { describeFailure } from './failure.js';
+import { stopOnClosedOutput } from './signals.js';
 import { MAIN_HELP, UsageError } from './usage.js';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
@@ -41,11 +42,11 @@ async function main(argv: string[]): Promise<void> {
   await run(rest);
 }
 
-// A reader that closes the pipe early (`skiplock jobs list | head`) ends the command quietly, as
-// SIGPIPE ends other Unix tools, instead of an unhandled EPIPE error and a stack trace.
+// A reader that closes the pipe early ends the command quietly instead of with an unhandled EPIPE
+// error and a stack trace.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE') throw error;
-  process.exit(0);
+  stopOnClosedOutput();
 });
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -5,11 +5,14 @@ import { interleave, log, withFreshSystems } from '../lib/runner.mjs';
 import { rate } from '../lib/stats.mjs';
 import { QUEUES, RAW } from '../systems/index.mjs';
 
+/** One call's jobs: `size` of them, numbered from `first`. */
+const jobsFrom = (/** @type {number} */ first, /** @type {number} */ size) =>
+  Array.from({ length: size }, (_, k) => ({ i: first + k }));
+
 /** Enqueues `total` jobs in calls of `chunk`. @param {import('../systems/system.mjs').System} system */
 export async function enqueueInChunks(system, /** @type {number} */ total, /** @type {number} */ chunk) {
   for (let offset = 0; offset < total; offset += chunk) {
-    const size = Math.min(chunk, total - offset);
-    await system.enqueueMany(Array.from({ length: size }, (_, k) => ({ i: offset + k })));
+    await system.enqueueMany(jobsFrom(offset, Math.min(chunk, total - offset)));
   }
 }
 
@@ -27,7 +30,7 @@ export async function runS2(config) {
     log(`  run ${run + 1}/${config.runs}: ${factories.map((f) => f.name).join(', ')} side by side`);
     await withFreshSystems(factories, config.databaseUrl, async (systems) => {
       const elapsed = await interleave(systems, rounds, run, (system, round) =>
-        system.enqueueMany(Array.from({ length: config.s2Chunk }, (_, k) => ({ i: round * config.s2Chunk + k }))),
+        system.enqueueMany(jobsFrom(round * config.s2Chunk, config.s2Chunk)),
       );
       for (const [k, factory] of factories.entries())
         bulk.add(factory.name, factory.enqueueSettings, rate(rounds * config.s2Chunk, elapsed[k] ?? NaN));
