@@ -1,7 +1,6 @@
 // `pnpm bench [--quick | --tiny] [--only S1,S3] [--runs N]`: issue 6's scenarios on Skiplock,
 // graphile-worker, pg-boss and a raw SQL floor; prints Markdown, and writes RESULTS.md after a full run.
-import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import pg from 'pg';
 import { parseArgs, USAGE } from './lib/config.mjs';
@@ -70,9 +69,11 @@ async function describeMachine(databaseUrl) {
             current_setting('synchronous_commit') AS synchronous_commit, current_setting('max_connections') AS max_connections`,
   );
   await client.end();
-  const require = createRequire(import.meta.url);
+  // Read from the file: graphile-worker 0.18's `exports` does not expose its package.json.
   const version = (/** @type {string} */ name) =>
-    /** @type {{ version: string }} */ (require(`${name}/package.json`)).version;
+    /** @type {{ version: string }} */ (
+      JSON.parse(readFileSync(new URL(`./node_modules/${name}/package.json`, import.meta.url), 'utf8'))
+    ).version;
   const row = rows[0];
   return markdownTable(
     ['machine', 'value'],
@@ -85,7 +86,7 @@ async function describeMachine(databaseUrl) {
       ['Node.js', process.version],
       [
         'peers',
-        `graphile-worker ${version('graphile-worker')}, pg-boss ${version('pg-boss')} (newest releases that run on Node 20)`,
+        `graphile-worker ${version('graphile-worker')}, pg-boss ${version('pg-boss')} (the issue's versions; they declare Node 22 but run on 20)`,
       ],
     ],
   );

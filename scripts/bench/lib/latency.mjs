@@ -2,15 +2,6 @@
 import { now } from './db.mjs';
 
 /**
- * How many of `samples` a system is given: pg-boss 10 only polls (every 0.5 s at the least), so each
- * of its samples waits up to that long; it gets a fifth as many.
- * @param {import('../systems/system.mjs').SystemFactory} factory
- * @param {number} samples
- */
-export const samplesFor = (factory, samples) =>
-  factory.name === 'pg-boss' ? Math.max(1, Math.ceil(samples / 5)) : samples;
-
-/**
  * Enqueues `samples` jobs one at a time, each after the worker has gone idle, and returns for each
  * the time the enqueue call took and the time from the call until the handler started (ms).
  * @param {import('../systems/system.mjs').System} system

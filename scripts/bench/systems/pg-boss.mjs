@@ -1,19 +1,27 @@
-// pg-boss through its public API: send / insert, work() with a batch size, several work() loops
-// standing in for the removed teamSize.
-import PgBoss from 'pg-boss';
+// pg-boss through its public API: send / insert, work() with a batch size and local concurrency; the
+// queue has NOTIFY on and the instance listens (pg-boss 12's opt-in wake-up), so an idle worker
+// starts a new job without waiting out its polling interval.
+import { PgBoss } from 'pg-boss';
 import { seedTable } from '../lib/db.mjs';
 
 const QUEUE = 'bench';
 
-/** Best settings found for draining a backlog (S3). pg-boss 10 waits its polling interval after every batch. */
-export const PGBOSS_THROUGHPUT = { workers: 4, batchSize: 1000 };
+/** Best settings found for draining a backlog (S3): full batches are fetched again at once (burst). */
+export const PGBOSS_THROUGHPUT = { localConcurrency: 4, batchSize: 2000 };
 
 /** @type {import('./system.mjs').SystemFactory} */
 export const pgBossSystem = {
   name: 'pg-boss',
-  enqueueSettings: `boss.send / boss.insert (one call); max 20 connections`,
+  enqueueSettings: `boss.send / boss.insert (one call); queue notify on; max 20 connections`,
   create(databaseUrl, schema) {
-    const boss = new PgBoss({ connectionString: databaseUrl, schema, max: 20, supervise: false, schedule: false });
+    const boss = new PgBoss({
+      connectionString: databaseUrl,
+      schema,
+      max: 20,
+      supervise: false,
+      schedule: false,
+      useListenNotify: true,
+    });
     boss.on('error', () => undefined);
     let started = false;
     const ensureStarted = async () => {
@@ -26,7 +34,7 @@ export const pgBossSystem = {
       schema,
       async setup() {
         await ensureStarted();
-        await boss.createQueue(QUEUE);
+        await boss.createQueue(QUEUE, { notify: true });
       },
       async enqueueOne(args) {
         await ensureStarted();
@@ -34,28 +42,34 @@ export const pgBossSystem = {
       },
       async enqueueMany(list) {
         await ensureStarted();
-        await boss.insert(list.map((data) => ({ name: QUEUE, data })));
+        await boss.insert(
+          QUEUE,
+          list.map((data) => ({ data })),
+        );
       },
       async startWorker(onJob, profile, overrides = {}) {
         await ensureStarted();
         const o =
           profile === 'throughput'
             ? { ...PGBOSS_THROUGHPUT, ...overrides }
-            : { workers: 1, batchSize: 1, ...overrides };
-        const ids = [];
-        for (let k = 0; k < o.workers; k++) {
-          ids.push(
-            await boss.work(QUEUE, { batchSize: o.batchSize, pollingIntervalSeconds: 0.5 }, async (jobs) => {
-              for (const job of jobs) onJob(/** @type {{ i: number, t?: number }} */ (job.data));
-              return Promise.resolve();
-            }),
-          );
-        }
-        return {
-          settings: `${o.workers} work() loops × batchSize ${o.batchSize}, pollingIntervalSeconds 0.5 (the minimum; no LISTEN in pg-boss 10)`,
-          async stop() {
-            for (const id of ids) await boss.offWork({ id });
+            : { localConcurrency: 1, batchSize: 1, ...overrides };
+        const id = await boss.work(
+          QUEUE,
+          {
+            batchSize: o.batchSize,
+            localConcurrency: o.localConcurrency,
+            burstWhenBatchFull: true,
+            pollingIntervalSeconds: 0.5,
+            notifyPollingIntervalSeconds: 0.5,
           },
+          async (jobs) => {
+            for (const job of jobs) onJob(/** @type {{ i: number, t?: number }} */ (job.data));
+            return Promise.resolve();
+          },
+        );
+        return {
+          settings: `localConcurrency ${o.localConcurrency} × batchSize ${o.batchSize}, burstWhenBatchFull, LISTEN/NOTIFY, polling 0.5 s`,
+          stop: () => boss.offWork(QUEUE, { id, wait: true }),
         };
       },
       async pendingCount() {
