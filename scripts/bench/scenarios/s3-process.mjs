@@ -5,7 +5,6 @@ import { measurement } from '../lib/results.mjs';
 import { alternate, jobCounter, log, withFreshSystem } from '../lib/runner.mjs';
 import { rate } from '../lib/stats.mjs';
 import { QUEUES, RAW, RAW_DELETE } from '../systems/index.mjs';
-import { SKIPLOCK_THROUGHPUT, skiplockSystem } from '../systems/skiplock.mjs';
 import { enqueueInChunks } from './s2-bulk.mjs';
 
 /**
@@ -29,40 +28,48 @@ export async function drain(system, jobs, overrides) {
   return { rate: rate(jobs, elapsed), settings: worker.settings };
 }
 
-/** Tries Skiplock settings on a smaller backlog and keeps the fastest in SKIPLOCK_THROUGHPUT. */
-async function sweepSkiplock(/** @type {import('../lib/config.mjs').Config} */ config) {
+/**
+ * Tries each system's `sweep` settings on half the backlog (one drain each) and keeps the fastest as
+ * its `throughput`, which S3's timed runs and S5 then use.
+ * @param {import('../lib/config.mjs').Config} config
+ * @param {import('../systems/system.mjs').SystemFactory[]} factories
+ */
+async function sweepSettings(config, factories) {
   const sweep = measurement({
     id: 'S3sweep',
-    title: `S3 Skiplock settings sweep (${config.s3Jobs / 2} jobs, one run each)`,
+    title: `S3 settings sweep (${(config.s3Jobs / 2).toLocaleString('en-US')} jobs, one drain each; the fastest is kept)`,
     unit: 'jobs/s',
     rawReference: 'none',
   });
-  let best = { rate: 0, concurrency: 0, completionBatchSize: 0 };
-  for (const concurrency of [200, 500, 1000]) {
-    for (const completionBatchSize of [500, 1000]) {
-      log(`  sweep concurrency ${concurrency} completionBatchSize ${completionBatchSize}`);
-      const result = await withFreshSystem(skiplockSystem, config.databaseUrl, (system) =>
-        drain(system, config.s3Jobs / 2, { concurrency, completionBatchSize }),
+  for (const factory of factories) {
+    let best = { rate: 0, settings: factory.throughput };
+    for (const tried of factory.sweep) {
+      const label = Object.entries(tried)
+        .map(([key, value]) => `${key} ${value}`)
+        .join(', ');
+      log(`  sweep ${factory.name}: ${label}`);
+      const result = await withFreshSystem(factory, config.databaseUrl, (system) =>
+        drain(system, config.s3Jobs / 2, tried),
       );
-      sweep.add(`c${concurrency}/b${completionBatchSize}`, result.settings, result.rate);
-      if (result.rate > best.rate) best = { rate: result.rate, concurrency, completionBatchSize };
+      sweep.add(`${factory.name}: ${label}`, result.settings, result.rate);
+      if (result.rate > best.rate) best = { rate: result.rate, settings: { ...factory.throughput, ...tried } };
     }
+    Object.assign(factory.throughput, best.settings);
   }
-  SKIPLOCK_THROUGHPUT.concurrency = best.concurrency;
-  SKIPLOCK_THROUGHPUT.completionBatchSize = best.completionBatchSize;
   return sweep.done();
 }
 
 /** @param {import('../lib/config.mjs').Config} config */
 export async function runS3(config) {
-  const sweep = config.s3Sweep ? [await sweepSkiplock(config)] : [];
+  const factories = [...QUEUES, RAW, RAW_DELETE];
+  const sweep = config.s3Sweep ? [await sweepSettings(config, factories)] : [];
   const drained = measurement({
     id: 'S3',
     title: `S3 process ${config.s3Jobs.toLocaleString('en-US')} pre-loaded no-op jobs, 1 process`,
     unit: 'jobs/s',
     note: 'Timed from worker start until every job is recorded finished. graphile-worker deletes finished jobs; Skiplock, pg-boss and `raw` keep them (completed).',
   });
-  await alternate(config.runs, [...QUEUES, RAW, RAW_DELETE], (factory) =>
+  await alternate(config.runs, factories, (factory) =>
     withFreshSystem(factory, config.databaseUrl, async (system) => {
       const result = await drain(system, config.s3Jobs);
       drained.add(factory.name, result.settings, result.rate);

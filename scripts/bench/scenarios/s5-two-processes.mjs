@@ -15,24 +15,24 @@ import { measurement } from '../lib/results.mjs';
 import { alternate, withFreshSystem } from '../lib/runner.mjs';
 import { rate } from '../lib/stats.mjs';
 import { QUEUES, RAW } from '../systems/index.mjs';
-import { SKIPLOCK_THROUGHPUT } from '../systems/skiplock.mjs';
 import { enqueueInChunks } from './s2-bulk.mjs';
 
 const CHILD = fileURLToPath(new URL('./s5-worker-process.mjs', import.meta.url));
 const PROCESSES = 2;
 
 /**
- * Worker settings of `system`'s processes: S3's (as swept in this run), with one claim loop per
- * process where a system has loops (Skiplock, raw): the other process's claims overlap this one's
- * jobs, as a second loop's do in one process, and four loops on two cores skip each other's locked
- * rows (Skiplock's two processes drained ~10 % faster with one loop each than with two).
- * @param {string} system
+ * Worker settings of a system's processes: S3's (as swept in this run: the processes cannot see the
+ * sweep), with one claim loop per process where a system has loops (Skiplock, raw): the other
+ * process's claims overlap this one's jobs, as a second loop's do in one process, and four loops on
+ * two cores skip each other's locked rows (Skiplock's two processes drained ~10 % faster with one
+ * loop each than with two).
+ * @param {import('../systems/system.mjs').SystemFactory} factory
  * @returns {Record<string, number>}
  */
-function processSettings(system) {
-  if (system === 'skiplock') return { ...SKIPLOCK_THROUGHPUT, claimLoops: 1 };
-  if (system === 'raw') return { loops: 1 };
-  return {};
+function processSettings(factory) {
+  if (factory.name === 'skiplock') return { ...factory.throughput, claimLoops: 1 };
+  if (factory.name === 'raw') return { ...factory.throughput, loops: 1 };
+  return factory.throughput;
 }
 
 /** @typedef {{ type: string, settings?: string, ran?: number[], count?: number }} Message */
@@ -135,7 +135,7 @@ export async function runS5(config) {
       withFreshSystem(factory, config.databaseUrl, async (system) => {
         await enqueueInChunks(warmUp, warmUpJobs, 10_000);
         await enqueueInChunks(system, config.s5Jobs, 10_000);
-        const overrides = JSON.stringify(processSettings(factory.name));
+        const overrides = JSON.stringify(processSettings(factory));
         const workers = await Promise.all(
           Array.from({ length: PROCESSES }, () => spawnWorker([factory.name, config.databaseUrl, overrides])),
         );

@@ -6,12 +6,16 @@ import { seedTable } from '../lib/db.mjs';
 
 const QUEUE = 'bench';
 
-/** Best settings found for draining a backlog (S3): full batches are fetched again at once (burst). */
-export const PGBOSS_THROUGHPUT = { localConcurrency: 4, batchSize: 2000 };
-
 /** @type {import('./system.mjs').SystemFactory} */
 export const pgBossSystem = {
   name: 'pg-boss',
+  // Full batches are fetched again at once (burstWhenBatchFull).
+  throughput: { localConcurrency: 4, batchSize: 2000 },
+  sweep: [
+    { localConcurrency: 4, batchSize: 1000 },
+    { localConcurrency: 4, batchSize: 2000 },
+    { localConcurrency: 2, batchSize: 5000 },
+  ],
   enqueueSettings: `boss.send / boss.insert (one call); queue notify on; max 20 connections`,
   create(databaseUrl, schema) {
     const boss = new PgBoss({
@@ -51,7 +55,7 @@ export const pgBossSystem = {
         await ensureStarted();
         const o =
           profile === 'throughput'
-            ? { ...PGBOSS_THROUGHPUT, ...overrides }
+            ? { ...pgBossSystem.throughput, ...overrides }
             : { localConcurrency: 1, batchSize: 1, ...overrides };
         const id = await boss.work(
           QUEUE,

@@ -8,11 +8,15 @@ import { createPool, freshSchema, seedTable } from '../lib/db.mjs';
  */
 export function rawSystem({ notify = true, finish = 'update', name } = {}) {
   const label = name ?? `raw${notify ? '' : ' (no NOTIFY)'}${finish === 'delete' ? ' (DELETE)' : ''}`;
-  return {
+  /** @type {import('./system.mjs').SystemFactory} */
+  const factory = {
     name: label,
     enqueueSettings: `INSERT … VALUES ($1)${notify ? ' + statement NOTIFY trigger' : ''}; bulk: INSERT … SELECT unnest($1::jsonb[])`,
-    create: (databaseUrl, schema) => createRaw(databaseUrl, schema, label, notify, finish),
+    throughput: { batch: 5000, loops: 2 },
+    sweep: [500, 2000, 5000, 10_000].map((batch) => ({ batch })),
+    create: (databaseUrl, schema) => createRaw(databaseUrl, schema, label, notify, finish, factory.throughput),
   };
+  return factory;
 }
 
 export const newRawSchema = () => freshSchema('bench_raw');
@@ -24,6 +28,7 @@ function createRaw(
   /** @type {string} */ name,
   /** @type {boolean} */ notify,
   /** @type {'update' | 'delete'} */ finish,
+  /** @type {Record<string, number>} */ throughput,
 ) {
   const pool = createPool(databaseUrl, 12);
   const s = `"${schema}"`;
@@ -66,8 +71,8 @@ CREATE TRIGGER notify AFTER INSERT ON ${s}.jobs FOR EACH STATEMENT EXECUTE FUNCT
       await pool.query(`INSERT INTO ${s}.jobs (args) SELECT unnest($1::jsonb[])`, [list.map((a) => JSON.stringify(a))]);
     },
     async startWorker(onJob, profile, overrides = {}) {
-      const batch = overrides.batch ?? (profile === 'throughput' ? 500 : 10);
-      const loops = overrides.loops ?? 2;
+      const { batch, loops } =
+        profile === 'throughput' ? { ...throughput, ...overrides } : { batch: 10, loops: 2, ...overrides };
       const listener = await pool.connect();
       let stopped = false;
       /** @type {Array<() => void>} */

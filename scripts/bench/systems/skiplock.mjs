@@ -5,12 +5,11 @@ import { seedTable } from '../lib/db.mjs';
 process.env.SKIPLOCK_LOG_LEVEL ??= 'warn';
 const { defineJob, Skiplock } = await import('skiplock');
 
-/** Best settings found by the S3 sweep (see README "Performance"); the sweep may override them. */
-export const SKIPLOCK_THROUGHPUT = { concurrency: 500, completionBatchSize: 1000 };
-
 /** @type {import('./system.mjs').SystemFactory} */
 export const skiplockSystem = {
   name: 'skiplock',
+  throughput: { concurrency: 5000, completionBatchSize: 5000 },
+  sweep: [500, 1000, 2000, 5000].map((n) => ({ concurrency: n, completionBatchSize: Math.max(n, 1000) })),
   enqueueSettings: 'skiplock.enqueue(job, args) / performAllLater(undefined, requests); poolSize 20',
   create(databaseUrl, schema) {
     const skiplock = new Skiplock({
@@ -46,7 +45,7 @@ export const skiplockSystem = {
         onJob = handler;
         const options =
           profile === 'throughput'
-            ? { ...SKIPLOCK_THROUGHPUT, ...overrides }
+            ? { ...skiplockSystem.throughput, ...overrides }
             : { concurrency: 10, completionBatchSize: 100, ...overrides };
         const worker = skiplock.worker({ jobs: [job], prune: false, ...options });
         await worker.start();

@@ -35,6 +35,9 @@
  * @typedef {object} SystemFactory
  * @property {string} name
  * @property {string} enqueueSettings how enqueue is done, for the report
+ * @property {Record<string, number>} throughput the worker settings for draining a backlog (S3, S5):
+ *   the best found here, replaced by the best of `sweep` when a full run sweeps
+ * @property {Array<Record<string, number>>} sweep the settings S3's sweep tries, each over `throughput`
  * @property {(databaseUrl: string, schema: string) => System} create
  */
 
