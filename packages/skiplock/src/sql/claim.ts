@@ -36,7 +36,8 @@ export interface ClaimedRow {
  * on an analyzed table of some tens of thousands of rows the planner hashes the whole table (a
  * sequential scan per claim, most of its time). RETURNING keeps no order; the claim's order is
  * (priority, run_at, id), which the worker restores from `priority`, `lag_ms` (larger is earlier: one
- * `now()` per statement) and `id`: see {@link byClaimOrder}.
+ * `now()` per statement) and `id`: see {@link byClaimOrder}. `lag_ms` is computed in float8 by
+ * `date_part`: `extract` works in numeric, ~0.2 µs more per row (a claim of 5,000: ~1 ms).
  */
 export function claimSql(schema: string, queueCount: number, due = 'now()'): string {
   const branch = (param: number, states: string, order: string, alias: string) => `
@@ -67,7 +68,7 @@ UPDATE ${schema}.jobs j
           ORDER BY priority, run_at, id
           LIMIT $2))
 RETURNING j.id::text AS id, j.name, j.queue, j.args, j.attempt, j.max_attempts, j.priority, j.metadata, j.version,
-          (extract(epoch from (now() - j.run_at)) * 1000)::float8 AS lag_ms`;
+          date_part('epoch', now() - j.run_at) * 1000 AS lag_ms`;
 }
 
 /**
