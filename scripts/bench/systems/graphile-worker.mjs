@@ -7,7 +7,7 @@ const silent = new Logger(() => () => undefined);
 /** @type {import('./system.mjs').SystemFactory} */
 export const graphileWorkerSystem = {
   name: 'graphile-worker',
-  // The local queue is the batch it locks and fetches at once: 500 → 5,000 doubled its drain here.
+  // The local queue is the batch it locks and fetches at once: 500 → 5,000–10,000 drains ~1.4× faster here.
   throughput: { concurrency: 24, localQueueSize: 5000, completeJobBatchDelay: 0, maxPoolSize: 12 },
   sweep: [500, 2000, 5000, 10_000].map((localQueueSize) => ({ localQueueSize })),
   enqueueSettings: 'workerUtils.addJob / addJobs (one call)',

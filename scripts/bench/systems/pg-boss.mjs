@@ -10,11 +10,12 @@ const QUEUE = 'bench';
 export const pgBossSystem = {
   name: 'pg-boss',
   // Full batches are fetched again at once (burstWhenBatchFull).
-  throughput: { localConcurrency: 4, batchSize: 2000 },
+  throughput: { localConcurrency: 2, batchSize: 5000 },
   sweep: [
     { localConcurrency: 4, batchSize: 1000 },
     { localConcurrency: 4, batchSize: 2000 },
     { localConcurrency: 2, batchSize: 5000 },
+    { localConcurrency: 2, batchSize: 10_000 },
   ],
   enqueueSettings: `boss.send / boss.insert (one call); queue notify on; max 20 connections`,
   create(databaseUrl, schema) {
@@ -72,7 +73,7 @@ export const pgBossSystem = {
           },
         );
         return {
-          settings: `localConcurrency ${o.localConcurrency} × batchSize ${o.batchSize}, burstWhenBatchFull, LISTEN/NOTIFY, polling 0.5 s`,
+          settings: `localConcurrency ${o.localConcurrency} × batchSize ${o.batchSize}${o.batchSize > 1 ? ', burstWhenBatchFull' : ''}, LISTEN/NOTIFY, polling 0.5 s`,
           stop: () => boss.offWork(QUEUE, { id, wait: true }),
         };
       },
@@ -109,7 +110,7 @@ export const pgBossSystem = {
         );
       },
       async close() {
-        if (started) await boss.stop({ graceful: false, wait: true, close: true, timeout: 1000 });
+        if (started) await boss.stop({ graceful: false, close: true, timeout: 1000 });
       },
     };
   },

@@ -9,7 +9,7 @@ const { defineJob, Skiplock } = await import('skiplock');
 export const skiplockSystem = {
   name: 'skiplock',
   throughput: { concurrency: 5000, completionBatchSize: 5000 },
-  sweep: [500, 1000, 2000, 5000].map((n) => ({ concurrency: n, completionBatchSize: Math.max(n, 1000) })),
+  sweep: [500, 1000, 2000, 5000, 10_000].map((n) => ({ concurrency: n, completionBatchSize: Math.max(n, 1000) })),
   enqueueSettings: 'skiplock.enqueue(job, args) / performAllLater(undefined, requests); poolSize 20',
   create(databaseUrl, schema) {
     const skiplock = new Skiplock({
