@@ -22,18 +22,13 @@ const PROCESSES = 2;
 
 /**
  * Worker settings of a system's processes: S3's (as swept in this run: the processes cannot see the
- * sweep), with one claim loop per process where a system has loops (Skiplock, raw): the other
- * process's claims overlap this one's jobs, as a second loop's do in one process, and four loops on
- * two cores skip each other's locked rows (Skiplock's two processes drained ~10 % faster with one
- * loop each than with two).
+ * sweep) with the factory's `perProcess` changes. Skiplock and raw run one claim loop per process:
+ * the other process's claims overlap this one's jobs, as a second loop's do in one process, and four
+ * loops on two cores skip each other's locked rows (Skiplock's two processes drained ~10 % faster
+ * with one loop each than with two).
  * @param {import('../systems/system.mjs').SystemFactory} factory
- * @returns {Record<string, number>}
  */
-function processSettings(factory) {
-  if (factory.name === 'skiplock') return { ...factory.throughput, claimLoops: 1 };
-  if (factory.name === 'raw') return { ...factory.throughput, loops: 1 };
-  return factory.throughput;
-}
+const processSettings = (factory) => ({ ...factory.throughput, ...factory.perProcess });
 
 /** @typedef {{ type: string, settings?: string, ran?: number[], count?: number }} Message */
 

@@ -1,6 +1,7 @@
 // graphile-worker through its public API: WorkerUtils.addJob / addJobs, run() with a task list.
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import { seedTable } from '../lib/db.mjs';
+import { workerSettings } from './system.mjs';
 
 const silent = new Logger(() => () => undefined);
 
@@ -10,6 +11,8 @@ export const graphileWorkerSystem = {
   // The local queue is the batch it locks and fetches at once: 500 → 5,000–10,000 drains ~1.4× faster here.
   throughput: { concurrency: 24, localQueueSize: 5000, completeJobBatchDelay: 0, maxPoolSize: 12 },
   sweep: [500, 2000, 5000, 10_000].map((localQueueSize) => ({ localQueueSize })),
+  latency: { concurrency: 10, maxPoolSize: 12 },
+  perProcess: {},
   enqueueSettings: 'workerUtils.addJob / addJobs (one call)',
   create(databaseUrl, schema) {
     /** @type {Awaited<ReturnType<typeof makeWorkerUtils>> | undefined} */
@@ -29,10 +32,7 @@ export const graphileWorkerSystem = {
         await (await getUtils()).addJobs(list.map((payload) => ({ identifier: 'noop', payload })));
       },
       async startWorker(onJob, profile, overrides = {}) {
-        const o =
-          profile === 'throughput'
-            ? { ...graphileWorkerSystem.throughput, ...overrides }
-            : { concurrency: 10, maxPoolSize: 12, ...overrides };
+        const o = workerSettings(graphileWorkerSystem, profile, overrides);
         const runner = await run({
           connectionString: databaseUrl,
           schema,

@@ -3,6 +3,7 @@
 // starts a new job without waiting out its polling interval.
 import { PgBoss } from 'pg-boss';
 import { seedTable } from '../lib/db.mjs';
+import { workerSettings } from './system.mjs';
 
 const QUEUE = 'bench';
 
@@ -17,6 +18,8 @@ export const pgBossSystem = {
     { localConcurrency: 2, batchSize: 5000 },
     { localConcurrency: 2, batchSize: 10_000 },
   ],
+  latency: { localConcurrency: 1, batchSize: 1 },
+  perProcess: {},
   enqueueSettings: `boss.send / boss.insert (one call); queue notify on; max 20 connections`,
   create(databaseUrl, schema) {
     const boss = new PgBoss({
@@ -54,10 +57,7 @@ export const pgBossSystem = {
       },
       async startWorker(onJob, profile, overrides = {}) {
         await ensureStarted();
-        const o =
-          profile === 'throughput'
-            ? { ...pgBossSystem.throughput, ...overrides }
-            : { localConcurrency: 1, batchSize: 1, ...overrides };
+        const o = workerSettings(pgBossSystem, profile, overrides);
         const id = await boss.work(
           QUEUE,
           {

@@ -1,6 +1,7 @@
 // The raw SQL floor: plain `pg` on a minimal jobs table, the least work any queue has to do.
 // Variants: with or without a NOTIFY trigger on insert; finished jobs UPDATEd to completed or DELETEd.
 import { createPool, freshSchema, seedTable } from '../lib/db.mjs';
+import { workerSettings } from './system.mjs';
 
 /**
  * @param {{ notify?: boolean, finish?: 'update' | 'delete', name?: string }} [variant]
@@ -14,7 +15,9 @@ export function rawSystem({ notify = true, finish = 'update', name } = {}) {
     enqueueSettings: `INSERT … VALUES ($1)${notify ? ' + statement NOTIFY trigger' : ''}; bulk: INSERT … SELECT unnest($1::jsonb[])`,
     throughput: { batch: 5000, loops: 2 },
     sweep: [500, 2000, 5000, 10_000].map((batch) => ({ batch })),
-    create: (databaseUrl, schema) => createRaw(databaseUrl, schema, label, notify, finish, factory.throughput),
+    latency: { batch: 10, loops: 2 },
+    perProcess: { loops: 1 },
+    create: (databaseUrl, schema) => createRaw(databaseUrl, schema, factory, notify, finish),
   };
   return factory;
 }
@@ -25,10 +28,9 @@ export const newRawSchema = () => freshSchema('bench_raw');
 function createRaw(
   /** @type {string} */ databaseUrl,
   /** @type {string} */ schema,
-  /** @type {string} */ name,
+  /** @type {import('./system.mjs').SystemFactory} */ factory,
   /** @type {boolean} */ notify,
   /** @type {'update' | 'delete'} */ finish,
-  /** @type {Record<string, number>} */ throughput,
 ) {
   const pool = createPool(databaseUrl, 12);
   const s = `"${schema}"`;
@@ -43,7 +45,7 @@ RETURNING id, args`;
       ? `DELETE FROM ${s}.jobs WHERE id = ANY($1::bigint[])`
       : `UPDATE ${s}.jobs SET state = 'completed', finished_at = now() WHERE id = ANY($1::bigint[])`;
   return {
-    name,
+    name: factory.name,
     schema,
     async setup() {
       await pool.query(`
@@ -71,8 +73,7 @@ CREATE TRIGGER notify AFTER INSERT ON ${s}.jobs FOR EACH STATEMENT EXECUTE FUNCT
       await pool.query(`INSERT INTO ${s}.jobs (args) SELECT unnest($1::jsonb[])`, [list.map((a) => JSON.stringify(a))]);
     },
     async startWorker(onJob, profile, overrides = {}) {
-      const { batch, loops } =
-        profile === 'throughput' ? { ...throughput, ...overrides } : { batch: 10, loops: 2, ...overrides };
+      const { batch, loops } = workerSettings(factory, profile, overrides);
       const listener = await pool.connect();
       let stopped = false;
       /** @type {Array<() => void>} */

@@ -1,6 +1,7 @@
 // Skiplock through its public API: enqueue / performAllLater, a worker with tuned concurrency and
 // completion batching.
 import { seedTable } from '../lib/db.mjs';
+import { workerSettings } from './system.mjs';
 
 process.env.SKIPLOCK_LOG_LEVEL ??= 'warn';
 const { defineJob, Skiplock } = await import('skiplock');
@@ -10,6 +11,8 @@ export const skiplockSystem = {
   name: 'skiplock',
   throughput: { concurrency: 5000, completionBatchSize: 5000 },
   sweep: [500, 1000, 2000, 5000, 10_000].map((n) => ({ concurrency: n, completionBatchSize: Math.max(n, 1000) })),
+  latency: { concurrency: 10, completionBatchSize: 100 },
+  perProcess: { claimLoops: 1 },
   enqueueSettings: 'skiplock.enqueue(job, args) / performAllLater(undefined, requests); poolSize 20',
   create(databaseUrl, schema) {
     const skiplock = new Skiplock({
@@ -43,10 +46,7 @@ export const skiplockSystem = {
       },
       async startWorker(handler, profile, overrides = {}) {
         onJob = handler;
-        const options =
-          profile === 'throughput'
-            ? { ...skiplockSystem.throughput, ...overrides }
-            : { concurrency: 10, completionBatchSize: 100, ...overrides };
+        const options = workerSettings(skiplockSystem, profile, overrides);
         const worker = skiplock.worker({ jobs: [job], prune: false, ...options });
         await worker.start();
         return {

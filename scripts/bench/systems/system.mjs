@@ -1,4 +1,5 @@
-// The interface every system adapter implements, so that scenarios never know which system they drive.
+// The interface every system adapter implements, so that scenarios never know which system they drive,
+// and how a worker's settings are chosen from its factory's.
 
 /**
  * Called by a worker for each job it runs; `args.i` numbers the job, `args.t` (when set) is the
@@ -38,7 +39,18 @@
  * @property {Record<string, number>} throughput the worker settings for draining a backlog (S3, S5):
  *   the best found here, replaced by the best of `sweep` when a full run sweeps
  * @property {Array<Record<string, number>>} sweep the settings S3's sweep tries, each over `throughput`
+ * @property {Record<string, number>} latency the worker settings of an idle worker (S4, S6)
+ * @property {Record<string, number>} perProcess what S5's processes change of `throughput`
  * @property {(databaseUrl: string, schema: string) => System} create
  */
 
-export {};
+/**
+ * The settings a worker of `factory`'s system runs with: its profile's, then `overrides`.
+ * @param {SystemFactory} factory
+ * @param {WorkerProfile} profile
+ * @param {Record<string, number>} [overrides]
+ */
+export const workerSettings = (factory, profile, overrides = {}) => ({
+  ...(profile === 'throughput' ? factory.throughput : factory.latency),
+  ...overrides,
+});
