@@ -1,20 +1,10 @@
 // S2: bulk enqueue, N jobs in calls of `chunk` jobs each; the systems side by side, a call each in
 // turn (see `interleave`).
+import { jobsFrom } from '../lib/backlog.mjs';
 import { measurement } from '../lib/results.mjs';
 import { interleave, log, withFreshSystems } from '../lib/runner.mjs';
 import { rate } from '../lib/stats.mjs';
 import { QUEUES, RAW } from '../systems/index.mjs';
-
-/** One call's jobs: `size` of them, numbered from `first`. */
-const jobsFrom = (/** @type {number} */ first, /** @type {number} */ size) =>
-  Array.from({ length: size }, (_, k) => ({ i: first + k }));
-
-/** Enqueues `total` jobs in calls of `chunk`. @param {import('../systems/system.mjs').System} system */
-export async function enqueueInChunks(system, /** @type {number} */ total, /** @type {number} */ chunk) {
-  for (let offset = 0; offset < total; offset += chunk) {
-    await system.enqueueMany(jobsFrom(offset, Math.min(chunk, total - offset)));
-  }
-}
 
 /** @param {import('../lib/config.mjs').Config} config */
 export async function runS2(config) {

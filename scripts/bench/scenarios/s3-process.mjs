@@ -1,11 +1,11 @@
 // S3: one process drains N pre-loaded no-op jobs; timed from worker start until every job is
 // recorded as finished in the database.
+import { enqueueInChunks } from '../lib/backlog.mjs';
 import { now, waitUntil } from '../lib/db.mjs';
 import { measurement } from '../lib/results.mjs';
 import { alternate, jobCounter, log, withFreshSystem } from '../lib/runner.mjs';
 import { rate } from '../lib/stats.mjs';
 import { QUEUES, RAW, RAW_DELETE } from '../systems/index.mjs';
-import { enqueueInChunks } from './s2-bulk.mjs';
 
 /**
  * Pre-loads `jobs`, then drains them with one worker; returns jobs/s and the worker's settings.

@@ -10,12 +10,12 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { enqueueInChunks } from '../lib/backlog.mjs';
 import { now, waitUntil } from '../lib/db.mjs';
 import { measurement } from '../lib/results.mjs';
 import { alternate, withFreshSystem } from '../lib/runner.mjs';
 import { rate } from '../lib/stats.mjs';
 import { QUEUES, RAW } from '../systems/index.mjs';
-import { enqueueInChunks } from './s2-bulk.mjs';
 
 const CHILD = fileURLToPath(new URL('./s5-worker-process.mjs', import.meta.url));
 const PROCESSES = 2;
