@@ -44,9 +44,10 @@ Options:
   --jobs M               module to load (ESM .js/.mjs; .ts where a loader is present)  [required]
   --queues a,b           queues to serve (default: every queue the loaded definitions name)
   --concurrency N        handlers running at once (default: 10)
-  --claim-loops N        claim statements in flight at once, each filling its share of the
-                         handlers (default: 2); on few cores, replicas sharing a queue do
-                         better with 1 each
+  --claim-loops N        claim loops, each filling its share of the handlers; they take
+                         turns at the database, so one loop's jobs start while another's
+                         claim runs (default: 2); on few cores, replicas sharing a queue
+                         may do better with 1 each
   --completion-batch-size N
                          most outcomes written in one statement (default: 100)
   --schema S             schema holding Skiplock's tables (default: skiplock)
