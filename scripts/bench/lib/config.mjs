@@ -19,11 +19,12 @@ picks the database (postgres://postgres@127.0.0.1:5432/test).
 /**
  * What a run measures with. `s1WarmUp`: lone enqueues before S1 is timed, and as many again from its
  * producers; `s1Rounds`: the blocks each system's S1 jobs are timed in, interleaved with the other
- * systems' blocks; `s5WarmUp`: the backlog S5's processes drain before the timed one.
+ * systems' blocks; `s3WarmUp`: the backlog each system drains, untimed, before S3's sweep and timed
+ * runs; `s5WarmUp`: the backlog S5's processes drain before the timed one.
  * @typedef {{
  *   mode: 'full' | 'quick' | 'tiny', runs: number, only: string[], databaseUrl: string,
  *   s1Jobs: number, s1WarmUp: number, s1Rounds: number, s1Producers: number, s2Jobs: number, s2Chunk: number,
- *   s3Jobs: number, s4Samples: number, s5Jobs: number, s5WarmUp: number, s6Finished: number,
+ *   s3Jobs: number, s3WarmUp: number, s4Samples: number, s5Jobs: number, s5WarmUp: number, s6Finished: number,
  *   s6Scheduled: number, s6Samples: number, s3Sweep: boolean,
  * }} Config
  */
@@ -36,6 +37,7 @@ const SIZES = {
     s2Jobs: 100_000,
     s2Chunk: 10_000,
     s3Jobs: 50_000,
+    s3WarmUp: 50_000,
     s4Samples: 200,
     s5Jobs: 50_000,
     s5WarmUp: 50_000,
@@ -51,6 +53,7 @@ const SIZES = {
     s2Jobs: 20_000,
     s2Chunk: 10_000,
     s3Jobs: 10_000,
+    s3WarmUp: 5_000,
     s4Samples: 30,
     s5Jobs: 5_000,
     s5WarmUp: 1_000,
@@ -66,6 +69,7 @@ const SIZES = {
     s2Jobs: 200,
     s2Chunk: 100,
     s3Jobs: 200,
+    s3WarmUp: 0,
     s4Samples: 5,
     s5Jobs: 200,
     s5WarmUp: 40,

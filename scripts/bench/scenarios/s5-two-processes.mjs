@@ -2,9 +2,9 @@
 // (each process reports the jobs it ran). Timed like S3: until the processes have run every job, then
 // until the database records every job finished. (Polling the database all along, a count every 10
 // ms, took a share of the 2 cores that S3 does not pay.) Before the timed drain the processes drain
-// a warm-up backlog in another schema, in a full run as large as the timed one: S3 runs in the
-// bench's own process, whose code is long since compiled, and a fresh process spends much of a drain
-// of this size on interpreting and compiling. A fifth of the backlog was not enough: Skiplock's
+// a warm-up backlog in another schema, in a full run as large as the timed one, as S3 does in the
+// bench's own process: a fresh process spends much of a drain of this size on interpreting and
+// compiling. A fifth of the backlog was not enough: Skiplock's
 // processes then spent 11-14 us of CPU per job in the timed drain, against 8.5-10 after a full-size
 // warm-up (14-16 during it), and drained ~17 % slower (medians of 3 runs, alternating).
 import { fork } from 'node:child_process';
