@@ -377,6 +377,33 @@ describe('failures', () => {
     );
   });
 
+  it('successes at different attempts written in one batch are each recorded at their own attempt', async () => {
+    // A retried job (attempt 2) and a fresh one (attempt 1) finish in the same tick: one statement
+    // records both, sending only the attempt that differs from the first one's.
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const waiting = new Set<string>();
+    const mixed = defineJob<{ failFirst: boolean }>({
+      name: 'mixed-attempts',
+      backoff: 0,
+      async perform(args, ctx) {
+        if (args.failFirst && ctx.attempt === 1) throw new Error('the first attempt fails');
+        waiting.add(ctx.id);
+        await gate;
+      },
+    });
+    await startWorker({ jobs: [mixed], pollInterval: '50ms', completionBatchSize: 10 });
+    const retried = await mixed.performLater({ failFirst: true });
+    await waitFor(async () => waiting.has(retried.id as string), { what: 'the retried job running again' });
+    const fresh = await mixed.performLater({ failFirst: false });
+    await waitFor(async () => waiting.has(fresh.id as string), { what: 'the fresh job running' });
+    release();
+    await finished(retried.id);
+    await finished(fresh.id);
+    expect((await job(retried.id)).attempt).toBe(2);
+    expect((await job(fresh.id)).attempt).toBe(1);
+  });
+
   it('schedules the retry at now() + backoff in Postgres time', async () => {
     const slow = defineJob({ name: 'slow-retry', backoff: '1h', perform: () => Promise.reject(new Error('nope')) });
     await startWorker({ jobs: [slow] });

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { infraBackoffMs, isTransientError } from '../infra-retry.js';
-import { completeSql, completeValues, finishSql, finishValues } from '../sql/finish.js';
+import { completeSql, completeValues, finishSql, finishValues, successStatesSql } from '../sql/finish.js';
 import { namedStatement, type Statement } from '../sql/statement.js';
 import type { Outcome } from './outcome.js';
 
@@ -32,6 +32,7 @@ export class Completer {
   readonly #pool: pg.Pool;
   readonly #finishSql: Statement;
   readonly #completeSql: Statement;
+  readonly #successStatesSql: string;
   readonly #workerId: string;
   readonly #logger: Logger;
   readonly #options: CompleterOptions;
@@ -44,6 +45,8 @@ export class Completer {
     // Named: parsed and planned once per connection.
     this.#finishSql = namedStatement('finish', finishSql(quotedSchema));
     this.#completeSql = namedStatement('complete', completeSql(quotedSchema));
+    // Only when a batch of successes was not all written: not worth a prepared statement.
+    this.#successStatesSql = successStatesSql(quotedSchema);
     this.#workerId = workerId;
     this.#logger = logger;
     this.#options = options;
@@ -122,22 +125,38 @@ export class Completer {
 
   /** Writes outcomes of one kind (all successes, or none): see {@link partition}. */
   async #write(batch: Pending[]): Promise<void> {
-    const [first] = batch;
-    const statement =
-      first?.outcome.state === 'completed'
-        ? { ...this.#completeSql, values: completeValues(batch, this.#workerId) }
-        : { ...this.#finishSql, values: finishValues(batch, this.#workerId) };
-    const ids = (await this.#pool.query<{ id: string }>(statement)).rows.map((row) => row.id);
-    if (ids.length === batch.length) return;
-    const written = new Set(ids);
-    for (const item of batch) {
-      if (!written.has(item.id)) {
-        this.#logger.warn(
-          { jobId: item.id, attempt: item.attempt, outcome: item.outcome.state },
-          'stale write ignored: the job is no longer held by this worker at this attempt',
-        );
-      }
+    const stale =
+      batch[0]?.outcome.state === 'completed' ? await this.#writeSuccesses(batch) : await this.#writeOutcomes(batch);
+    for (const item of stale) {
+      this.#logger.warn(
+        { jobId: item.id, attempt: item.attempt, outcome: item.outcome.state },
+        'stale write ignored: the job is no longer held by this worker at this attempt',
+      );
     }
+  }
+
+  /**
+   * Writes successes; returns those not written: when the row count falls short, the jobs that are
+   * not completed at the attempt this worker ran (or no longer exist).
+   */
+  async #writeSuccesses(batch: Pending[]): Promise<Pending[]> {
+    const values = completeValues(batch, this.#workerId);
+    const { rowCount } = await this.#pool.query({ ...this.#completeSql, values });
+    if (rowCount === batch.length) return [];
+    const { rows } = await this.#pool.query<{ id: string; state: string; attempt: number }>(this.#successStatesSql, [
+      values[1],
+    ]);
+    const completed = new Set(rows.filter((row) => row.state === 'completed').map((row) => `${row.id}:${row.attempt}`));
+    return batch.filter((item) => !completed.has(`${item.id}:${item.attempt}`));
+  }
+
+  /** Writes other outcomes; returns those not written (the statement returns the ids it wrote). */
+  async #writeOutcomes(batch: Pending[]): Promise<Pending[]> {
+    const statement = { ...this.#finishSql, values: finishValues(batch, this.#workerId) };
+    const { rows } = await this.#pool.query<{ id: string }>(statement);
+    if (rows.length === batch.length) return [];
+    const written = new Set(rows.map((row) => row.id));
+    return batch.filter((item) => !written.has(item.id));
   }
 }
 
