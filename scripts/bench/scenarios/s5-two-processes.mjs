@@ -23,9 +23,10 @@ const PROCESSES = 2;
 /**
  * Worker settings of a system's processes: S3's (as swept in this run: the processes cannot see the
  * sweep) with the factory's `perProcess` changes. Skiplock and raw run one claim loop per process:
- * the other process's claims overlap this one's jobs, as a second loop's do in one process, and four
- * loops on two cores skip each other's locked rows (Skiplock's two processes drained ~10 % faster
- * with one loop each than with two).
+ * the other process's claims overlap this one's jobs, as a second loop's do in one process. (When a
+ * worker's loops still claimed side by side, Skiplock's two processes drained ~10 % faster with one
+ * loop each than with two; since they take turns, one or two loops per process drain alike within
+ * the runs' spread: 47.6k–48.5k and 48.6k–51.9k jobs/s in alternating S5-only runs.)
  * @param {import('../systems/system.mjs').SystemFactory} factory
  */
 const processSettings = (factory) => ({ ...factory.throughput, ...factory.perProcess });
