@@ -32,7 +32,7 @@ export async function drain(system, jobs, overrides) {
  * Drains a backlog of `config.s3WarmUp` jobs with each system, untimed, so that the sweep and the
  * timed runs meet compiled code: the bench's process has only enqueued so far, and a worker's first
  * drains run slower while its code is compiled (Skiplock's first 50,000-job drain in a fresh process
- * spent 10–13 µs of Node CPU per job, later ones ~6, and ran 15–25 % slower; the sweep tried its
+ * spent 10–13 µs of Node CPU per job, later ones ~5–6, and ran 10–35 % slower; the sweep tried its
  * settings in order, the first ones cold).
  * @param {import('../lib/config.mjs').Config} config
  * @param {import('../systems/system.mjs').SystemFactory[]} factories

@@ -143,8 +143,9 @@ export class Completer {
     const values = completeValues(batch, this.#workerId);
     const { rowCount } = await this.#pool.query({ ...this.#completeSql, values });
     if (rowCount === batch.length) return [];
+    const [, ids] = values;
     const { rows } = await this.#pool.query<{ id: string; state: string; attempt: number }>(this.#successStatesSql, [
-      values[1],
+      ids,
     ]);
     const completed = new Set(rows.filter((row) => row.state === 'completed').map((row) => `${row.id}:${row.attempt}`));
     return batch.filter((item) => !completed.has(`${item.id}:${item.attempt}`));
