@@ -610,6 +610,30 @@ describe('leases', () => {
     expect(await job(result.id)).toMatchObject({ attempt: 1, errors: [] });
   });
 
+  it('a success whose write outlasts the lease keeps its job leased until written: not rescued, run once', async () => {
+    const slow = new Skiplock({ connectionString: t.url, schema: t.schema, logger: silent, default: false });
+    let runs = 0;
+    const once = defineJob({ name: 'slow-write', queue: 'slow-write', perform: () => void runs++ });
+    // The success write reaches Postgres 1.5 s late: almost four leases of 400 ms.
+    const query = slow.pool.query.bind(slow.pool) as (config: unknown, values?: unknown) => Promise<unknown>;
+    const delayed = async (config: string | { text: string }, values?: unknown) => {
+      const text = typeof config === 'string' ? config : config.text;
+      if (text.includes("SET state = 'completed'")) await new Promise((resolve) => setTimeout(resolve, 1500));
+      return query(config, values);
+    };
+    Object.assign(slow.pool, { query: delayed });
+    const worker = await startWorker({ jobs: [once], lease: '400ms', rescueInterval: '100ms' }, slow);
+    try {
+      const { id } = await slow.enqueue(once, {});
+      await finished(id);
+      expect(runs).toBe(1);
+      expect(await job(id)).toMatchObject({ attempt: 1, errors: [] });
+    } finally {
+      await worker.stop();
+      await slow.close();
+    }
+  });
+
   it('registers the worker with its queues and heartbeats, and removes it at stop', async () => {
     const w = await startWorker({ jobs: [defineJob({ name: 'reg', queue: 'reg-q', perform() {} })], lease: '300ms' });
     const row = () => t.pool.query(`SELECT * FROM "${t.schema}".workers WHERE id = $1`, [w.id]).then((r) => r.rows[0]);

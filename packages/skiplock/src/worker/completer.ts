@@ -37,6 +37,8 @@ export class Completer {
   readonly #logger: Logger;
   readonly #options: CompleterOptions;
   #buffer: Pending[] = [];
+  /** The batch whose statement is in flight (or being written one by one). */
+  #writing: readonly Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
 
@@ -57,9 +59,13 @@ export class Completer {
     return this.#buffer.length;
   }
 
-  /** Ids of jobs whose outcome is not yet written (their lease must still be kept alive). */
+  /**
+   * Ids of jobs whose outcome is not yet written, queued or being written (their lease must still be
+   * kept alive: a write that takes longer than a lease would otherwise see the job rescued and run
+   * again).
+   */
   pendingIds(): string[] {
-    return this.#buffer.map((item) => item.id);
+    return [...this.#writing, ...this.#buffer].map((item) => item.id);
   }
 
   /** Queues an outcome for the next batch. */
@@ -91,18 +97,22 @@ export class Completer {
     let failures = 0;
     while (this.#buffer.length > 0) {
       const batch = partition(this.#buffer, this.#options.maxBatch);
+      this.#writing = batch;
       try {
         await this.#write(batch);
+        this.#writing = [];
         failures = 0;
         this.#options.onWritten?.();
       } catch (error) {
         failures += 1;
         if (!isTransientError(error) && failures >= this.#options.maxFailures) {
           await this.#writeOneByOne(batch);
+          this.#writing = [];
           failures = 0;
           continue;
         }
         this.#logger.warn({ err: error, size: batch.length }, 'recording outcomes failed; retrying');
+        this.#writing = [];
         this.#buffer.unshift(...batch);
         await new Promise((resolve) => setTimeout(resolve, infraBackoffMs(failures)));
       }
