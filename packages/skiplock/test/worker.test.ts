@@ -634,6 +634,36 @@ describe('leases', () => {
     }
   });
 
+  it("a heartbeat neither waits for nor extends a held job whose row another transaction locked; the others' go on", async () => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const parked = defineJob({ name: 'parked', queue: 'parked', perform: () => gate });
+    await startWorker({ jobs: [parked], lease: '600ms', rescueInterval: '1h' });
+    const [a, b] = [await t.skiplock.enqueue(parked, {}), await t.skiplock.enqueue(parked, {})];
+    await waitFor(async () => (await job(a.id)).state === 'running' && (await job(b.id)).state === 'running', {
+      what: 'both jobs running',
+    });
+    const leaseOf = async (id: string | null) => (await job(id)).lease_expires_at as Date;
+    const locker = await t.pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM "${t.schema}".jobs WHERE id = $1 FOR UPDATE`, [a.id]);
+      const lockedLease = await leaseOf(a.id);
+      // Beats every 200 ms: a beat that waited for the locked row would extend neither lease.
+      for (let beat = 0; beat < 2; beat++) {
+        const otherLease = await leaseOf(b.id);
+        await waitFor(async () => (await leaseOf(b.id)) > otherLease, { timeoutMs: 3000, what: "b's lease extended" });
+      }
+      expect(await leaseOf(a.id)).toEqual(lockedLease);
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+      release();
+    }
+    await finished(a.id);
+    await finished(b.id);
+  });
+
   it('registers the worker with its queues and heartbeats, and removes it at stop', async () => {
     const w = await startWorker({ jobs: [defineJob({ name: 'reg', queue: 'reg-q', perform() {} })], lease: '300ms' });
     const row = () => t.pool.query(`SELECT * FROM "${t.schema}".workers WHERE id = $1`, [w.id]).then((r) => r.rows[0]);

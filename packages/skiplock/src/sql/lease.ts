@@ -3,8 +3,12 @@
  * `workers` (so the first beat registers it, and a row forgotten by mistake comes back) and extends
  * the lease of the jobs it still holds (`$2` ids) by their lease (`$3` maps each id, as text, to its
  * lease in ms). Only rows it still holds change; they are found by primary key, one relation and no
- * join (see `finishSql` for why). Returns the held jobs an operator cancelled (in case the worker
- * missed the notification).
+ * join (see `finishSql` for why). Rows another transaction has locked are skipped, not waited for:
+ * the worker's own outcome write in flight (whose rows the beat also lists), a job's transaction
+ * writing its outcome, an operator's statement. Waiting would hold back every other lease (and two
+ * statements locking shared rows in different orders can deadlock); a locked row cannot be rescued
+ * meanwhile (rescue skips locked rows too), and the next beat extends it if it is still held.
+ * Returns the held jobs an operator cancelled (in case the worker missed the notification).
  */
 export function heartbeatSql(schema: string): string {
   return `
@@ -14,7 +18,10 @@ WITH beat AS (
 )
 UPDATE ${schema}.jobs j
    SET lease_expires_at = now() + ($3::jsonb ->> j.id::text)::float8 * interval '1 millisecond'
- WHERE j.id = ANY($2::bigint[]) AND j.locked_by = $1 AND j.state = 'running'
+ WHERE j.id = ANY(ARRAY(
+         SELECT id FROM ${schema}.jobs
+          WHERE id = ANY($2::bigint[]) AND locked_by = $1 AND state = 'running'
+            FOR UPDATE SKIP LOCKED))
 RETURNING CASE WHEN j.cancel_requested_at IS NOT NULL THEN j.id::text END AS cancelled`;
 }
 
