@@ -614,15 +614,15 @@ describe('leases', () => {
     const slow = new Skiplock({ connectionString: t.url, schema: t.schema, logger: silent, default: false });
     let runs = 0;
     const once = defineJob({ name: 'slow-write', queue: 'slow-write', perform: () => void runs++ });
-    // The success write reaches Postgres 1.5 s late: almost four leases of 400 ms.
+    // The success write reaches Postgres 2 s late: more than three leases of 600 ms.
     const query = slow.pool.query.bind(slow.pool) as (config: unknown, values?: unknown) => Promise<unknown>;
     const delayed = async (config: string | { text: string }, values?: unknown) => {
       const text = typeof config === 'string' ? config : config.text;
-      if (text.includes("SET state = 'completed'")) await new Promise((resolve) => setTimeout(resolve, 1500));
+      if (text.includes("SET state = 'completed'")) await new Promise((resolve) => setTimeout(resolve, 2000));
       return query(config, values);
     };
     Object.assign(slow.pool, { query: delayed });
-    const worker = await startWorker({ jobs: [once], lease: '400ms', rescueInterval: '100ms' }, slow);
+    const worker = await startWorker({ jobs: [once], lease: '600ms', rescueInterval: '100ms' }, slow);
     try {
       const { id } = await slow.enqueue(once, {});
       await finished(id);
