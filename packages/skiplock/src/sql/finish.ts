@@ -44,11 +44,11 @@ RETURNING j.id::text AS id`;
 /**
  * Records successes only, the common case, with nothing to decide per row: `$2` lists the job ids,
  * `$3` is the worker id, `$4` the first job's attempt (as a rule most jobs' of a batch), and `$1`
- * maps each id (as text) whose attempt differs to its attempt (in a drain, none: `{}`). The same guard as {@link finishSql}.
- * Returns no rows: the command's row count tells whether every success was written, and
- * {@link successStatesSql} finds the others when it falls short. Per 5,000 jobs, sending an
- * attempt per job and returning every id had cost ~15–25 % more wall time (the map parsed by
- * Postgres and the ids sent back; `pg` writing and parsing both).
+ * maps each id (as text) whose attempt differs to its attempt (in a drain, none: `{}`). The same
+ * guard as {@link finishSql}. Returns no rows: the command's row count tells whether every success
+ * was written, and {@link successStatesSql} finds the others when it falls short. Per 5,000 jobs,
+ * sending an attempt per job and returning every id had cost ~15–25 % more wall time (the map
+ * parsed by Postgres and the ids sent back; `pg` writing and parsing both).
  */
 export function completeSql(schema: string): string {
   return `

@@ -100,22 +100,23 @@ export class Completer {
       this.#writing = batch;
       try {
         await this.#write(batch);
-        this.#writing = [];
         failures = 0;
         this.#options.onWritten?.();
+        continue;
       } catch (error) {
         failures += 1;
         if (!isTransientError(error) && failures >= this.#options.maxFailures) {
           await this.#writeOneByOne(batch);
-          this.#writing = [];
           failures = 0;
           continue;
         }
         this.#logger.warn({ err: error, size: batch.length }, 'recording outcomes failed; retrying');
+      } finally {
         this.#writing = [];
-        this.#buffer.unshift(...batch);
-        await new Promise((resolve) => setTimeout(resolve, infraBackoffMs(failures)));
       }
+      // A failed write, not yet given up on: the batch goes back, to be written with what came meanwhile.
+      this.#buffer.unshift(...batch);
+      await new Promise((resolve) => setTimeout(resolve, infraBackoffMs(failures)));
     }
   }
 

@@ -156,9 +156,10 @@ export class Worker {
   /**
    * The claim loops' turns at the database: one claim statement in flight at a time. Two at once
    * share the cores with each other and with the completer's statements: in drains of 50,000 no-op
-   * jobs two loops claiming side by side spent 32–39 µs of wall time per claimed row, taking turns
-   * ~15. (Not SKIP LOCKED's walk: passing 5,000 rows another claim holds cost a claim nothing
-   * measurable.)
+   * jobs (concurrency 5,000) two loops claiming side by side spent 32–39 µs of wall time per
+   * claimed row, taking turns ~15. (Not SKIP LOCKED's walk: passing 5,000 rows another claim holds
+   * cost a claim nothing measurable.) On a faster host later, side by side and taking turns drained
+   * alike within the host's swings: see docs/performance.md.
    */
   readonly #claimTurns = new Turns();
   /** Most jobs one claim takes. */
