@@ -4,9 +4,13 @@ import type pg from 'pg';
  * Runs `fn` with a client checked out of `pool`, then releases it. While checked out, a client has
  * no error listener of the pool's: a connection lost between two queries would emit an unhandled
  * 'error' and kill the process. This listens for it, and destroys such a client instead of
- * returning it to the pool (the failing query rejects on its own).
+ * returning it to the pool (the failing query rejects on its own). `fn` may have the client
+ * destroyed too, by calling `discard`: its connection is closed instead of reused.
  */
-export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient, discard: (reason: Error) => void) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   let lost: Error | undefined;
   const onError = (error: Error) => {
@@ -14,7 +18,7 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
   };
   client.on('error', onError);
   try {
-    return await fn(client);
+    return await fn(client, onError);
   } finally {
     client.off('error', onError);
     client.release(lost);

@@ -1,33 +1,88 @@
 import type pg from 'pg';
+import type { KyselyPlugin } from 'kysely';
 import type { JobDatabase } from './context.js';
 import { toQueryable, type KyselyExecutor, type Queryable } from './db.js';
 import { withClient } from './pool-client.js';
 
+/** A Kysely transaction: runs queries, and can be given a plugin (see {@link transactionRunner}). */
+interface KyselyTransaction extends KyselyExecutor {
+  withPlugin(plugin: KyselyPlugin): KyselyExecutor;
+}
+
 /** A Kysely instance: what `transaction().execute` needs. */
 export interface KyselyLike extends KyselyExecutor {
-  transaction(): { execute<T>(fn: (trx: KyselyExecutor) => Promise<T>): Promise<T> };
+  transaction(): { execute<T>(fn: (trx: KyselyTransaction) => Promise<T>): Promise<T> };
 }
 
 /**
  * Runs `fn` in a transaction: `db` is what the handler sees as `ctx.db`, `queryable` the same
  * connection for Skiplock's own statements. Commits when `fn` resolves, rolls back when it throws.
+ * When `interrupted` rejects (the attempt timed out or was cancelled) the transaction ends at once,
+ * rolled back, and `db` runs nothing more: a handler that goes on regardless cannot write outside
+ * the transaction, or inside another job's on the same connection.
  */
-export type TransactionRunner = (fn: (db: JobDatabase, queryable: Queryable) => Promise<void>) => Promise<void>;
+export type TransactionRunner = (
+  fn: (db: JobDatabase, queryable: Queryable) => Promise<void>,
+  interrupted: Promise<never>,
+) => Promise<void>;
 
 /** Transactions through the instance's Kysely (`db` option) when given, else through a pg pool client. */
 export function transactionRunner(pool: pg.Pool, kysely: KyselyLike | undefined): TransactionRunner {
   if (kysely) {
-    return (fn) => kysely.transaction().execute((trx) => fn(trx as unknown as JobDatabase, toQueryable(trx)));
+    return (fn, interrupted) => {
+      const refuse = refuseOnceRejected(interrupted);
+      // Kysely rolls back when `fn` rejects, after the handler's query in flight: not waited for.
+      return Promise.race([
+        kysely.transaction().execute((trx) => fn(trx.withPlugin(refuse) as unknown as JobDatabase, toQueryable(trx))),
+        interrupted,
+      ]);
+    };
   }
-  return (fn) =>
-    withClient(pool, async (client) => {
+  return (fn, interrupted) =>
+    withClient(pool, async (client, discard) => {
+      let interruption: Error | undefined;
+      interrupted.catch((error: unknown) => (interruption = error instanceof Error ? error : new Error('interrupted')));
       await client.query('BEGIN');
       try {
         await fn(client, toQueryable(client));
         await client.query('COMMIT');
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if (interruption === undefined) {
+          await client.query('ROLLBACK').catch(() => undefined);
+        } else {
+          // Not ROLLBACK, which would wait for the handler's query in flight and leave the client
+          // usable: its query is cancelled and its connection closed (the server rolls back).
+          cancelRunningQuery(pool, client);
+          discard(interruption);
+        }
         throw error;
       }
     });
+}
+
+/** A Kysely plugin failing every query compiled after `interrupted` rejected, with its reason. */
+function refuseOnceRejected(interrupted: Promise<never>): KyselyPlugin {
+  let reason: unknown;
+  let refused = false;
+  interrupted.catch((error: unknown) => {
+    reason = error;
+    refused = true;
+  });
+  return {
+    transformQuery(args) {
+      if (refused) throw reason;
+      return args.node;
+    },
+    transformResult: (args) => Promise.resolve(args.result),
+  };
+}
+
+/**
+ * Cancels what `client`'s backend is running, from another connection of `pool`, without waiting.
+ * The backend's process id is what pg read at connect (`processID`, untyped in @types/pg); a client
+ * without one is left to finish its query, its transaction rolled back when it sees the close.
+ */
+function cancelRunningQuery(pool: pg.Pool, client: pg.PoolClient): void {
+  const { processID } = client as pg.PoolClient & { processID?: unknown };
+  if (typeof processID === 'number') pool.query('SELECT pg_cancel_backend($1)', [processID]).catch(() => undefined);
 }

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -307,6 +307,81 @@ describe('transactional jobs', () => {
       const notes = await t.pool.query(`SELECT body FROM "${t.schema}".notes`);
       expect(notes.rows).toEqual([{ body: 'hello' }]);
       expect(await row(id)).toMatchObject({ attempt: 2, locked_by: null });
+    } finally {
+      await skiplock.close();
+    }
+  });
+
+  /** Whether a backend of the test database is still running `pg_sleep` with this marker. */
+  async function sleeping(marker: string): Promise<boolean> {
+    const { rows } = await t.pool.query(
+      `SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND query LIKE $1 AND pid <> pg_backend_pid()`,
+      [`%${marker}%`],
+    );
+    return rows.length > 0;
+  }
+
+  it('a timed-out handler that goes on writes nothing: its query is cancelled, its connection closed (pg client)', async () => {
+    let late: unknown = 'not reached';
+    const job = defineJob<{ body: string }>({
+      name: 'api.tx-timeout-pg',
+      transactional: true,
+      maxAttempts: 1,
+      timeout: '300ms',
+      async perform({ body }, ctx) {
+        const client = ctx.db as unknown as pg.PoolClient;
+        await client.query(`SELECT pg_sleep(3) /* tx-timeout-pg */`).catch(() => undefined);
+        // The handler ignores its signal and writes on: before the fix this ran in autocommit.
+        late = await client.query(`INSERT INTO "${t.schema}".notes (body) VALUES ($1)`, [body]).then(
+          () => 'written',
+          (error: Error) => error.message,
+        );
+      },
+    });
+    const started = Date.now();
+    const id = idOf(await t.skiplock.enqueue(job, { body: 'after the timeout' }));
+    await startWorker({ jobs: [job] });
+    await inState(id, 'discarded');
+    // Settled at the timeout, not when the query would have returned; the query was cancelled.
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect((await row(id)).errors[0]).toMatchObject({ name: 'JobTimeoutError' });
+    await waitFor(async () => !(await sleeping('tx-timeout-pg')), { what: 'the handler query cancelled' });
+    await waitFor(async () => late !== 'not reached', { what: 'the handler to go on' });
+    expect(late).toMatch(/not queryable|terminated|closed/i);
+    expect((await t.pool.query(`SELECT * FROM "${t.schema}".notes WHERE body = 'after the timeout'`)).rows).toEqual([]);
+  });
+
+  it('a timed-out handler that goes on writes nothing through its Kysely transaction', async () => {
+    const db = kysely();
+    const skiplock = new Skiplock({ pool: t.pool, schema: t.schema, default: false, db });
+    let late: unknown = 'not reached';
+    const job = defineJob<{ body: string }>({
+      name: 'api.tx-timeout-kysely',
+      transactional: true,
+      maxAttempts: 1,
+      timeout: '300ms',
+      async perform({ body }, ctx) {
+        await sql`SELECT pg_sleep(1.5)`.execute(ctx.db);
+        late = await ctx.db
+          .insertInto('notes')
+          .values({ body })
+          .execute()
+          .then(
+            () => 'written',
+            (error: Error) => error.name,
+          );
+      },
+    });
+    try {
+      const started = Date.now();
+      const id = idOf(await skiplock.enqueue(job, { body: 'after the kysely timeout' }));
+      await startWorker({ jobs: [job] }, skiplock);
+      await inState(id, 'discarded');
+      expect(Date.now() - started).toBeLessThan(1400);
+      await waitFor(async () => late !== 'not reached', { what: 'the handler to go on' });
+      expect(late).toBe('JobTimeoutError');
+      const notes = await t.pool.query(`SELECT * FROM "${t.schema}".notes WHERE body = 'after the kysely timeout'`);
+      expect(notes.rows).toEqual([]);
     } finally {
       await skiplock.close();
     }

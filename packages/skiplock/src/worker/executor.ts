@@ -365,7 +365,7 @@ class Attempt implements Execution {
       const completed = { id: row.id, attempt: row.attempt, outcome: COMPLETED };
       const written = await queryable.query(this.#context.finishSql, finishValues([completed], this.#context.workerId));
       if (written.length === 0) throw new Error('the job was taken back (lease expired) before it could commit');
-    });
+    }, interrupted);
   }
 
   #succeeded(): void {
