@@ -167,6 +167,9 @@ describe('enqueue API', () => {
 
 class RateLimited extends Error {}
 class Fatal extends Error {}
+const missing = (attempt: number): number => {
+  throw new Error(`no wait for attempt ${attempt}`);
+};
 
 describe('error policy', () => {
   it('retryOn retries matching errors on its own schedule, then gives up; afterDiscard runs once', async () => {
@@ -187,6 +190,33 @@ describe('error policy', () => {
     const times = done.errors.map((entry) => Date.parse(String(entry.at)));
     expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(45);
     expect(discarded).toEqual([{ args: { n: 1 }, error: expect.any(RateLimited) as unknown }]);
+  });
+
+  it('a retryOn wait that throws: the attempt is retried after the default backoff, the worker carries on', async () => {
+    const waits = [50];
+    const job = defineJob<{ n: number }>({
+      name: 'api.retry-on-throwing-wait',
+      retryOn: [
+        { on: [RateLimited], attempts: 5, jitter: 0, wait: (attempt) => waits[attempt - 1] ?? missing(attempt) },
+      ],
+      perform() {
+        throw new RateLimited('slow down');
+      },
+    });
+    const id = idOf(await t.skiplock.enqueue(job, { n: 1 }));
+    await startWorker({ jobs: [job] });
+    // Attempt 1 waits 50 ms by the rule; attempt 2's wait throws: retryable after the default backoff.
+    await waitFor(async () => (await row(id)).attempt === 2 && (await row(id)).state === 'retryable', {
+      what: 'the second attempt retryable',
+    });
+    const done = await row(id);
+    expect(done.errors.map((entry) => entry.message)).toEqual(['slow down', 'slow down']);
+    const { rows } = await t.pool.query<{ delay: number }>(
+      `SELECT extract(epoch FROM run_at - (errors -> 1 ->> 'at')::timestamptz) AS delay FROM "${t.schema}".jobs WHERE id = $1`,
+      [id],
+    );
+    // The default (polynomial) backoff after attempt 2: 2⁴ = 16 s and more, not the rule's 50 ms.
+    expect(Number(rows[0]?.delay)).toBeGreaterThan(10);
   });
 
   it('discardOn and DiscardJob give up at once; other errors follow maxAttempts', async () => {

@@ -2,6 +2,7 @@ import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { JobContext, JobDatabase } from '../context.js';
 import type { AnyJobDefinition } from '../definition.js';
+import type { ErrorPolicy } from '../error-policy.js';
 import { validateArgs } from '../enqueue.js';
 import { JobTimeoutError, SkiplockError } from '../errors.js';
 import type { PerformMiddleware } from '../middleware.js';
@@ -211,9 +212,14 @@ async function runAfterDiscard(
   }
 }
 
+/** No `retryOn` or `discardOn`: the job's defaults decide. */
+const NO_POLICY: ErrorPolicy = { retryOn: [], discardOn: [] };
+
 /**
- * The failed attempt's outcome. A user's backoff function may itself throw: the attempt is then
- * retried after the default backoff rather than left without an outcome.
+ * The failed attempt's outcome. The user's code it runs may itself throw (a backoff function, a
+ * `retryOn` rule's `wait`, an error class's `instanceof`): the attempt is then decided without it,
+ * by maxAttempts and the default backoff, rather than left without an outcome (its slot and lease
+ * held for good) or thrown out of the worker as an unhandled rejection.
  */
 function safeFailureOutcome(thrown: unknown, row: ClaimedRow, definition: AnyJobDefinition, workerId: string): Outcome {
   const attempt = {
@@ -226,7 +232,7 @@ function safeFailureOutcome(thrown: unknown, row: ClaimedRow, definition: AnyJob
   try {
     return failureOutcome(thrown, attempt);
   } catch {
-    return failureOutcome(thrown, { ...attempt, backoff: 'polynomial' });
+    return failureOutcome(thrown, { ...attempt, backoff: 'polynomial', policy: NO_POLICY });
   }
 }
 
