@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { JobContext } from './context.js';
 import type { Database } from './db.js';
-import { toMs, type Duration } from './duration.js';
+import { toMs, toTimerMs, type Duration } from './duration.js';
 import { errorPolicy, type ErrorClass, type ErrorPolicy, type RetryRule } from './error-policy.js';
 import { ConfigError, EnqueueError } from './errors.js';
 import { isValidQueueName } from './identifiers.js';
@@ -236,7 +236,7 @@ export function defineJob(options: JobOptions<object, object>): JobDefinition<ob
     queueFor: perArgs(options.queue, 'default'),
     priorityFor: perArgs(options.priority, 0),
     maxAttempts: options.maxAttempts ?? 25,
-    timeoutMs: options.timeout === undefined ? undefined : toMs(options.timeout, `job "${name}" timeout`),
+    timeoutMs: options.timeout === undefined ? undefined : toTimerMs(options.timeout, `job "${name}" timeout`),
     backoff: options.backoff ?? 'polynomial',
     leaseMs: options.lease === undefined ? undefined : toMs(options.lease, `job "${name}" lease`),
     logArgs: options.logArgs ?? false,

@@ -23,3 +23,19 @@ export function toMs(value: number | string, what = 'duration'): number {
   }
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
 }
+
+/** The longest delay Node's timers keep: beyond it they fire after 1 ms. ~24.8 days. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * {@link toMs} for a duration that a timer waits out (a timeout, an interval).
+ *
+ * @throws ConfigError also when it is longer than {@link MAX_TIMER_MS}, which Node would turn into 1 ms.
+ */
+export function toTimerMs(value: number | string, what: string): number {
+  const ms = toMs(value, what);
+  if (ms > MAX_TIMER_MS) {
+    throw new ConfigError(`${what} must be at most ${MAX_TIMER_MS} ms (about 24.8 days), got ${ms} ms`);
+  }
+  return ms;
+}

@@ -746,6 +746,32 @@ describe('configuration', () => {
       /completionBatchSize must be a positive integer, got 0/,
     );
   });
+
+  it('refuses timers longer than Node keeps (~24.8 days: they would fire after 1 ms); a lease of months beats at that limit', async () => {
+    const a = defineJob({ name: 'timers', perform() {} });
+    expect(() => t.skiplock.worker({ jobs: [a], pollInterval: '365d' })).toThrow(
+      /pollInterval must be at most 2147483647 ms \(about 24.8 days\), got 31536000000 ms/,
+    );
+    expect(() => t.skiplock.worker({ jobs: [a], jobTimeout: '30d' })).toThrow(/jobTimeout must be at most/);
+    expect(() => defineJob({ name: 'too-long', timeout: '25d', perform() {} })).toThrow(
+      /job "too-long" timeout must be at most/,
+    );
+    // 24 days is kept as it is: a job with that timeout completes rather than timing out at once.
+    const patient = defineJob({ name: 'patient', queue: 'patient', timeout: '24d', lease: '100d', perform() {} });
+    const id = idOf(await t.skiplock.enqueue(patient, {}));
+    const worker = await startWorker({ jobs: [patient], lease: '100d' });
+    await finished(id);
+    // A third of a 100-day lease is past the limit: beating every millisecond would move this.
+    const beat = async () =>
+      (
+        await t.pool.query<{ at: Date }>(`SELECT last_heartbeat_at AS at FROM "${t.schema}".workers WHERE id = $1`, [
+          worker.id,
+        ])
+      ).rows[0]?.at.getTime();
+    const first = await beat();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await beat()).toBe(first);
+  });
 });
 
 describe('graceful stop', () => {

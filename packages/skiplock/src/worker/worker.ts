@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { AnyJobDefinition } from '../definition.js';
 import { queueNameProblem } from '../definition.js';
-import { toMs, type Duration } from '../duration.js';
+import { MAX_TIMER_MS, toMs, toTimerMs, type Duration } from '../duration.js';
 import type { AdminEnvironment } from '../admin/admin.js';
 import type { JobDatabase } from '../context.js';
 import type { PerformMiddleware } from '../middleware.js';
@@ -204,13 +204,13 @@ export class Worker {
     this.#claimLoops = Math.min(positiveInteger('claimLoops', options.claimLoops, 2), this.#concurrency);
     this.#completionBatchSize = positiveInteger('completionBatchSize', options.completionBatchSize, 100);
     this.#claimMax = Math.ceil(this.#concurrency / this.#claimLoops);
-    this.#pollMs = toMs(options.pollInterval ?? '1s', 'pollInterval');
+    this.#pollMs = toTimerMs(options.pollInterval ?? '1s', 'pollInterval');
     this.#leaseMs = toMs(options.lease ?? '30s', 'lease');
     this.#rescueMs =
       options.rescueInterval === undefined
         ? Math.min(5000, this.#leaseMs / 2)
-        : toMs(options.rescueInterval, 'rescueInterval');
-    this.#pruneMs = options.prune === false ? null : toMs(options.pruneInterval ?? '1m', 'pruneInterval');
+        : toTimerMs(options.rescueInterval, 'rescueInterval');
+    this.#pruneMs = options.prune === false ? null : toTimerMs(options.pruneInterval ?? '1m', 'pruneInterval');
     for (const [name, job] of this.#definitions) this.#leases.set(name, job.leaseMs ?? this.#leaseMs);
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#logger = env.logger.child({ worker: this.id });
@@ -218,7 +218,7 @@ export class Worker {
     this.#executorContext = {
       workerId: this.id,
       logger: this.#logger,
-      defaultTimeoutMs: options.jobTimeout === undefined ? undefined : toMs(options.jobTimeout, 'jobTimeout'),
+      defaultTimeoutMs: options.jobTimeout === undefined ? undefined : toTimerMs(options.jobTimeout, 'jobTimeout'),
       telemetry: env.telemetry,
       middleware: env.middleware,
       db: env.db,
@@ -228,7 +228,7 @@ export class Worker {
     this.#heartbeatSql = heartbeatSql(env.quotedSchema);
     this.#completer = new Completer(env.pool, env.quotedSchema, this.id, this.#logger, {
       maxBatch: this.#completionBatchSize,
-      flushDelayMs: toMs(options.completionFlushDelay ?? '2ms', 'completionFlushDelay'),
+      flushDelayMs: toTimerMs(options.completionFlushDelay ?? '2ms', 'completionFlushDelay'),
       maxFailures: 5,
       onWritten: () => {
         if (this.#waitingOnCompleter) this.#wakeup.notify();
@@ -293,7 +293,13 @@ export class Worker {
       return rows;
     });
     this.#stopTimers = [
-      every(Math.max(50, Math.min(...this.#leases.values()) / 3), 'heartbeat', this.#logger, () => this.#heartbeat()),
+      // A third of the shortest lease; leases of months beat every ~24.8 days (Node's longest timer).
+      every(
+        Math.min(MAX_TIMER_MS, Math.max(50, Math.min(...this.#leases.values()) / 3)),
+        'heartbeat',
+        this.#logger,
+        () => this.#heartbeat(),
+      ),
       every(this.#rescueMs, 'rescue', this.#logger, () => this.#rescue()),
     ];
     if (this.#pruneMs !== null) this.#stopTimers.push(every(this.#pruneMs, 'prune', this.#logger, () => this.#prune()));
@@ -321,7 +327,7 @@ export class Worker {
    * are then rescued when their lease expires.
    */
   stop(options: StopOptions = {}): Promise<void> {
-    this.#stopping ??= this.#stop(toMs(options.timeout ?? '30s', 'stop timeout'));
+    this.#stopping ??= this.#stop(toTimerMs(options.timeout ?? '30s', 'stop timeout'));
     return this.#stopping;
   }
 
