@@ -634,6 +634,41 @@ describe('leases', () => {
     }
   });
 
+  it('handlers holding every pooled connection past the lease do not hold the heartbeat back: not rescued, run once', async () => {
+    const busy = new Skiplock({
+      connectionString: t.url,
+      schema: t.schema,
+      logger: silent,
+      default: false,
+      poolSize: 3,
+    });
+    let runs = 0;
+    const hog = defineJob({
+      name: 'pool-hog',
+      queue: 'pool-hog',
+      async perform() {
+        runs++;
+        // Long queries on ctx.db look like this to the pool: every connection taken for 2 s.
+        const held = [await busy.pool.connect(), await busy.pool.connect(), await busy.pool.connect()];
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        for (const client of held) client.release();
+      },
+    });
+    const options = { jobs: [hog], lease: '600ms', rescueInterval: '100ms' } as const;
+    const worker = await startWorker(options, busy);
+    // Another replica, free to rescue the job if its lease lapsed, and then to run it again.
+    await startWorker(options);
+    try {
+      const { id } = await busy.enqueue(hog, {});
+      await finished(id);
+      expect(runs).toBe(1);
+      expect(await job(id)).toMatchObject({ attempt: 1, errors: [] });
+    } finally {
+      await worker.stop();
+      await busy.close();
+    }
+  });
+
   it("a heartbeat neither waits for nor extends a held job whose row another transaction locked; the others' go on", async () => {
     let release = () => {};
     const gate = new Promise<void>((resolve) => (release = resolve));

@@ -18,7 +18,8 @@ export interface NotifierOptions {
 
 /**
  * Holds one LISTEN connection and keeps it alive: a lost connection is reconnected with backoff
- * and checked with a periodic ping. While it is down the worker keeps polling.
+ * and checked with a periodic ping. While it is down the worker keeps polling. The heartbeat runs
+ * on it too (see {@link Notifier.query}).
  */
 export class Notifier {
   readonly #options: NotifierOptions;
@@ -41,6 +42,15 @@ export class Notifier {
     }
     this.#pingTimer = setInterval(() => this.#ping(), this.#options.pingIntervalMs);
     this.#pingTimer.unref();
+  }
+
+  /**
+   * Runs a statement on the listening connection while it is up, else returns undefined. It is the
+   * worker's own: handlers and enqueues, which share the pool, cannot take it (the heartbeat runs
+   * here, so that handlers holding every pooled connection cannot hold leases back until they lapse).
+   */
+  query<Row extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<Row>> | undefined {
+    return this.#client?.query<Row>(text, values);
   }
 
   /** Closes the connection for good. */

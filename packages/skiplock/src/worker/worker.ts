@@ -94,6 +94,11 @@ export interface WorkerEnvironment extends AdminEnvironment {
 
 const MIN_POOL_SIZE = 3;
 
+/** A heartbeat's row: a held job an operator asked to cancel. */
+interface HeartbeatRow {
+  cancelled: string | null;
+}
+
 /** Worker option `name`'s value, `fallback` when unset; a ConfigError unless a positive integer. */
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   const chosen = value ?? fallback;
@@ -475,14 +480,10 @@ export class Worker {
     const held = [...this.#running.values()].map(({ row }) => ({ id: row.id, lease: this.#leases.get(row.name) }));
     for (const id of this.#completer.pendingIds()) held.push({ id, lease: this.#leaseMs });
     const [leases, ids] = byId(held, (job) => job.lease ?? this.#leaseMs);
-    const beat = await this.#env.pool.query<{ cancelled: string | null }>(this.#heartbeatSql, [
-      this.id,
-      ids,
-      leases,
-      this.#queues,
-      hostname(),
-      process.pid,
-    ]);
+    const values = [this.id, ids, leases, this.#queues, hostname(), process.pid];
+    // On the LISTEN connection, which handlers cannot take from the pool; on the pool while it is down.
+    const beat = await (this.#notifier.query<HeartbeatRow>(this.#heartbeatSql, values) ??
+      this.#env.pool.query<HeartbeatRow>(this.#heartbeatSql, values));
     // A cancel whose notification was missed (the LISTEN connection was down) arrives here.
     for (const { cancelled } of beat.rows) if (cancelled !== null) this.#cancel(cancelled);
   }
