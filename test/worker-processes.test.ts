@@ -9,7 +9,7 @@ import {
   type CliProcess,
 } from './support/processes.js';
 
-const { record, sleepy } = await fixtureJobs();
+const { record, sleepy, transactional } = await fixtureJobs();
 
 const file = useProcessTestSchema();
 let t: TestSchema;
@@ -63,6 +63,19 @@ describe('skiplock worker processes', () => {
     expect(JSON.parse(started ?? '{}')).toMatchObject({ concurrency: 20, claimLoops: 1, completionBatchSize: 250 });
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
+  });
+
+  it('with a transactional job the pool has a connection per slot and three more: no warning, the job commits', async () => {
+    const p = await file.startWorker(['--concurrency', '5']);
+    const { id } = await t.skiplock.enqueue(transactional, {});
+    await waitFor(async () => (await count(`SELECT count(*)::int AS n FROM $s.jobs WHERE state = 'completed'`)) === 1, {
+      what: 'the transactional job completed',
+    });
+    expect(await count(`SELECT count(*)::int AS n FROM $s.runs WHERE job_id = ${Number(id)}`)).toBe(1);
+    expect(p.output()).not.toMatch(/transactional jobs hold a pool connection/);
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    await t.pool.query(`DELETE FROM "${t.schema}".jobs; DELETE FROM "${t.schema}".runs`);
   });
 
   it('SIGTERM with a job longer than the shutdown timeout: aborts it, puts it back uncharged, exits 0', async () => {

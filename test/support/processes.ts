@@ -17,6 +17,7 @@ export interface FixtureJobs {
   dieAfterReturn: JobDefinition<Record<string, never>>;
   poison: JobDefinition<Record<string, never>>;
   hang: JobDefinition<Record<string, never>>;
+  transactional: JobDefinition<Record<string, never>>;
 }
 
 /** Imports the fixture definitions. */

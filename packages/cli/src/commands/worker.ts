@@ -43,7 +43,8 @@ export async function workerCommand(argv: string[]): Promise<void> {
     connectionString: url,
     schema: flags.string('schema'),
     logger,
-    poolSize: Math.max(4, Math.min(concurrency, 20)),
+    // A transactional job holds a connection while it runs: one each, and the worker's own three.
+    poolSize: jobs.some((job) => job.transactional) ? concurrency + 3 : Math.max(4, Math.min(concurrency, 20)),
   });
   const worker = skiplock.worker({ jobs, queues, concurrency, claimLoops, completionBatchSize, lease, pollInterval });
   exitOnSignal(logger, async () => {
