@@ -156,9 +156,10 @@ export class SnoozeJob extends SkiplockError {
   /** Delay before the job runs again, in milliseconds. */
   readonly waitMs: number;
 
-  constructor(wait: Duration) {
+  /** @param reason Why, for the log line of the snooze (no error is recorded on the job). */
+  constructor(wait: Duration, reason?: string) {
     const waitMs = toMs(wait, 'SnoozeJob wait');
-    super('SNOOZE_JOB', `snoozed for ${waitMs} ms`);
+    super('SNOOZE_JOB', `${reason === undefined ? '' : `${reason}: `}snoozed for ${waitMs} ms`);
     this.waitMs = waitMs;
   }
 }

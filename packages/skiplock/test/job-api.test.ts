@@ -76,11 +76,15 @@ describe('definitions', () => {
     await startWorker({ jobs: [v2] });
     await inState(String(old.rows[0]?.id), 'completed');
     expect(seen).toEqual([{ fullName: 'Ada Lovelace' }]);
-    // A row written by newer code is not discarded: it waits for a worker that knows its version.
-    await inState(fresh.id, 'retryable');
-    expect((await row(fresh.id)).errors[0]?.message).toMatch(
-      /enqueued with version 3; this worker's definition is version 2/,
+    // A row written by newer code waits for a worker that knows its version, its attempt given back:
+    // old workers of a rolling deploy cannot use its attempts up.
+    await inState(fresh.id, 'scheduled');
+    expect(await row(fresh.id)).toMatchObject({ attempt: 0, errors: [], locked_by: null });
+    const { rows } = await t.pool.query<{ wait: number }>(
+      `SELECT extract(epoch FROM run_at - now())::float8 AS wait FROM "${t.schema}".jobs WHERE id = $1`,
+      [fresh.id],
     );
+    expect(rows[0]?.wait).toBeGreaterThan(20);
     expect(() => defineJob({ name: 'api.no-upgrade', version: 2, perform: () => undefined })).toThrow(
       /version 2 needs an upgrade/,
     );

@@ -4,7 +4,7 @@ import type { JobContext, JobDatabase } from '../context.js';
 import type { AnyJobDefinition } from '../definition.js';
 import type { ErrorPolicy } from '../error-policy.js';
 import { validateArgs } from '../enqueue.js';
-import { JobTimeoutError, SkiplockError } from '../errors.js';
+import { JobTimeoutError, SnoozeJob } from '../errors.js';
 import type { PerformMiddleware } from '../middleware.js';
 import type { JsonValue } from '../payload.js';
 import { invokeHandler } from '../perform.js';
@@ -54,6 +54,9 @@ export interface ExecutorContext {
   finishSql: string;
 }
 
+/** How long a job enqueued with a version newer than the worker's waits before it is claimed again. */
+const NEWER_VERSION_WAIT = '30s';
+
 /**
  * The arguments a handler gets: the stored ones, upgraded from an older version, then validated.
  * Those that need neither are returned as they are, without a promise (most jobs); otherwise a
@@ -62,9 +65,10 @@ export interface ExecutorContext {
 function handlerArgs(definition: AnyJobDefinition, row: ClaimedRow): unknown {
   const stored = row.version ?? 1;
   if (stored > definition.version) {
-    // Written by newer code: leave it for a worker that knows this version (the attempt is retried).
-    throw new SkiplockError(
-      'JOB_STATE',
+    // Written by newer code (a rolling deploy): left for a worker that knows this version, without
+    // using an attempt, so that old workers cannot use them all up meanwhile.
+    throw new SnoozeJob(
+      NEWER_VERSION_WAIT,
       `job "${row.name}" was enqueued with version ${stored}; this worker's definition is version ${definition.version}`,
     );
   }
