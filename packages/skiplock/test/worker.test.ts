@@ -669,6 +669,29 @@ describe('leases', () => {
     }
   });
 
+  it('a job row that an open transaction references by foreign key is still claimed, extended and recorded', async () => {
+    await t.pool.query(`CREATE TABLE "${t.schema}".job_refs (job_id bigint REFERENCES "${t.schema}".jobs (id))`);
+    const referenced = defineJob({
+      name: 'referenced',
+      queue: 'referenced',
+      perform: () => new Promise((resolve) => setTimeout(resolve, 500)),
+    });
+    const { id } = await t.skiplock.enqueue(referenced, {});
+    const holder = await t.pool.connect();
+    try {
+      // The insert's foreign key check holds FOR KEY SHARE on the job's row until this transaction ends:
+      // claims, heartbeats and outcome writes change no key, so none of them conflicts with it.
+      await holder.query('BEGIN');
+      await holder.query(`INSERT INTO "${t.schema}".job_refs VALUES ($1)`, [id]);
+      await startWorker({ jobs: [referenced], lease: '300ms', rescueInterval: '100ms' });
+      await finished(id);
+      expect(await job(id)).toMatchObject({ attempt: 1, errors: [] });
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+  });
+
   it("a heartbeat neither waits for nor extends a held job whose row another transaction locked; the others' go on", async () => {
     let release = () => {};
     const gate = new Promise<void>((resolve) => (release = resolve));

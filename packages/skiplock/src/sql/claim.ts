@@ -27,9 +27,11 @@ export interface ClaimedRow {
  * branch names its queue by {@link inQueue}. The branches are merged by priority, run_at, id; each
  * locks up to the limit for the length of the statement before the merge keeps the best. (Among
  * many scheduled jobs falling due at once, priority therefore orders the oldest `$2`.) SKIP LOCKED
- * lets replicas claim side by side. States are literals so the partial indexes match. A paused
- * queue's branches are cut off by a one-time check of `queues`, before they read any job. `due` is
- * what "now" is for run_at (test helpers pass a parameter to run jobs due later).
+ * lets replicas claim side by side; `FOR NO KEY UPDATE` is the lock the update takes anyway, and
+ * does not conflict with the `FOR KEY SHARE` of a foreign key check (a row of yours referencing the
+ * job). States are literals so the partial indexes match. A paused queue's branches are cut off by
+ * a one-time check of `queues`, before they read any job. `due` is what "now" is for run_at (test
+ * helpers pass a parameter to run jobs due later).
  *
  * The update finds the picked jobs by primary key, `id = ANY(ARRAY(…))`: the array is built once and
  * each id looked up in the index. A join with the picked rows instead leaves the plan to estimates:
@@ -50,7 +52,7 @@ export function claimSql(schema: string, queueCount: number, due = 'now()'): str
          AND NOT EXISTS (SELECT 1 FROM ${schema}.queues WHERE name = $${param} AND paused)
        ORDER BY ${order}
        LIMIT $2
-       FOR UPDATE SKIP LOCKED
+       FOR NO KEY UPDATE SKIP LOCKED
     ) ${alias}`;
   const branches = Array.from({ length: queueCount }, (_, i) => [
     branch(5 + i, `'available'`, 'priority, run_at, id', `available${i}`),

@@ -21,7 +21,7 @@ UPDATE ${schema}.jobs j
  WHERE j.id = ANY(ARRAY(
          SELECT id FROM ${schema}.jobs
           WHERE id = ANY($2::bigint[]) AND locked_by = $1 AND state = 'running'
-            FOR UPDATE SKIP LOCKED))
+            FOR NO KEY UPDATE SKIP LOCKED))
 RETURNING CASE WHEN j.cancel_requested_at IS NOT NULL THEN j.id::text END AS cancelled`;
 }
 
@@ -40,7 +40,7 @@ WITH expired AS MATERIALIZED (
    WHERE state = 'running' AND lease_expires_at < now() AND name = ANY($2::text[])
    ORDER BY lease_expires_at
    LIMIT $1
-   FOR UPDATE SKIP LOCKED
+   FOR NO KEY UPDATE SKIP LOCKED
 )
 UPDATE ${schema}.jobs j
    SET state = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
