@@ -634,6 +634,37 @@ describe('leases', () => {
     }
   });
 
+  it('a claim that committed but whose reply was lost gives its jobs back at once, attempt not used', async () => {
+    const lossy = new Skiplock({ connectionString: t.url, schema: t.schema, logger: silent, default: false });
+    let runs = 0;
+    const once = defineJob({ name: 'lost-reply', queue: 'lost-reply', maxAttempts: 1, perform: () => void runs++ });
+    // The first claim runs and commits in Postgres, then its reply is lost on the way back.
+    const query = lossy.pool.query.bind(lossy.pool) as (config: unknown, values?: unknown) => Promise<unknown>;
+    let lost = false;
+    const losing = async (config: string | { text: string }, values?: unknown) => {
+      const result = await query(config, values);
+      const text = typeof config === 'string' ? config : config.text;
+      if (!lost && text.includes("SET state = 'running'") && (result as { rowCount: number }).rowCount > 0) {
+        lost = true;
+        throw new Error('Connection terminated unexpectedly');
+      }
+      return result;
+    };
+    Object.assign(lossy.pool, { query: losing });
+    const { id } = await lossy.enqueue(once, {});
+    // Rescue would take the job back once its lease expired and, its only attempt used, discard it.
+    const worker = await startWorker({ jobs: [once], lease: '1s', rescueInterval: '100ms' }, lossy);
+    try {
+      await finished(id);
+      expect(lost).toBe(true);
+      expect(runs).toBe(1);
+      expect(await job(id)).toMatchObject({ attempt: 1, errors: [] });
+    } finally {
+      await worker.stop();
+      await lossy.close();
+    }
+  });
+
   it('handlers holding every pooled connection past the lease do not hold the heartbeat back: not rescued, run once', async () => {
     const busy = new Skiplock({
       connectionString: t.url,

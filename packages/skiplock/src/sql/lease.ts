@@ -58,6 +58,24 @@ RETURNING j.id::text AS id, j.name, j.queue, j.state, j.args, j.attempt, j.max_a
           expired.locked_by`;
 }
 
+/**
+ * After a claim of worker `$1` failed: its running jobs other than those it knows it holds (`$2`)
+ * go back to `available`, their attempt given back (`cancelled` if an operator cancelled them): a
+ * claim that committed but whose reply was lost. Found through the lease index (every running job
+ * has a lease). Returns their ids.
+ */
+export function releaseUnknownSql(schema: string): string {
+  return `
+UPDATE ${schema}.jobs
+   SET state = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'available' END,
+       attempt = CASE WHEN cancel_requested_at IS NOT NULL THEN attempt ELSE attempt - 1 END,
+       finished_at = CASE WHEN cancel_requested_at IS NOT NULL THEN now() END,
+       locked_by = NULL,
+       lease_expires_at = NULL
+ WHERE lease_expires_at IS NOT NULL AND locked_by = $1 AND state = 'running' AND NOT (id = ANY($2::bigint[]))
+RETURNING id::text AS id, queue`;
+}
+
 /** Takes the rescue lock for this transaction if no other worker holds it (`$1`: lock key). */
 export const TRY_MAINTENANCE_LOCK_SQL = `SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked`;
 

@@ -14,7 +14,13 @@ import { isValidQueueName } from '../identifiers.js';
 import { infraBackoffMs } from '../infra-retry.js';
 import { byClaimOrder, claimSql, type ClaimedRow } from '../sql/claim.js';
 import { byId, finishSql } from '../sql/finish.js';
-import { heartbeatSql, NOTIFY_QUEUES_SQL, rescueSql, TRY_MAINTENANCE_LOCK_SQL } from '../sql/lease.js';
+import {
+  heartbeatSql,
+  NOTIFY_QUEUES_SQL,
+  releaseUnknownSql,
+  rescueSql,
+  TRY_MAINTENANCE_LOCK_SQL,
+} from '../sql/lease.js';
 import { queueDepthSql } from '../sql/queue-depth.js';
 import { namedStatement, type Statement } from '../sql/statement.js';
 import { deregisterWorkerSql, forgetDeadWorkersSql } from '../sql/workers.js';
@@ -145,6 +151,7 @@ export class Worker {
   /** What every job this worker runs is executed with. */
   readonly #executorContext: ExecutorContext;
   readonly #heartbeatSql: string;
+  readonly #releaseUnknownSql: string;
   /** Claim loops whose last claim filled its limit: there is likely more work, claim as slots free. */
   #fullClaims = 0;
   /** True while the claim loops wait for the completer to catch up. */
@@ -231,6 +238,7 @@ export class Worker {
       finishSql: finishSql(env.quotedSchema),
     };
     this.#heartbeatSql = heartbeatSql(env.quotedSchema);
+    this.#releaseUnknownSql = releaseUnknownSql(env.quotedSchema);
     this.#completer = new Completer(env.pool, env.quotedSchema, this.id, this.#logger, {
       maxBatch: this.#completionBatchSize,
       flushDelayMs: toTimerMs(options.completionFlushDelay ?? '2ms', 'completionFlushDelay'),
@@ -424,16 +432,45 @@ export class Worker {
 
   /** Claims up to `limit` jobs when this loop's turn comes; none if the worker stopped meanwhile. */
   async #claim(limit: number): Promise<ClaimedRow[]> {
-    const result = await this.#claimTurns.take(async () =>
-      this.#state === 'running'
-        ? this.#env.pool.query<ClaimedRow>({
-            ...this.#claimStatement,
-            values: [[...this.#leases.keys()], limit, this.id, [...this.#leases.values()], ...this.#queues],
-          })
-        : { rows: [] },
-    );
+    const result = await this.#claimTurns.take(async () => {
+      if (this.#state !== 'running') return { rows: [] };
+      try {
+        return await this.#env.pool.query<ClaimedRow>({
+          ...this.#claimStatement,
+          values: [[...this.#leases.keys()], limit, this.id, [...this.#leases.values()], ...this.#queues],
+        });
+      } catch (error) {
+        // Still this loop's turn: no other claim of this worker can be committing jobs it does not know yet.
+        await this.#releaseUnknown();
+        throw error;
+      }
+    });
     // Start in claim order: priority, then run_at, then id (RETURNING keeps no order).
     return result.rows.sort(byClaimOrder);
+  }
+
+  /**
+   * After a failed claim: jobs the database says this worker holds that it never received (the
+   * claim committed, its reply was lost) go back at once, their attempt given back, rather than
+   * waiting out their lease to be rescued with an attempt used. Best effort: when this fails too (the
+   * database is away), rescue takes them back when their lease expires.
+   */
+  async #releaseUnknown(): Promise<void> {
+    const held = [...this.#running.keys(), ...this.#completer.pendingIds()];
+    try {
+      const { rows } = await this.#env.pool.query<{ id: string; queue: string }>(this.#releaseUnknownSql, [
+        this.id,
+        `{${held.join(',')}}`,
+      ]);
+      if (rows.length === 0) return;
+      this.#logger.warn({ jobIds: rows.map((row) => row.id) }, 'released jobs claimed by a claim whose reply was lost');
+      await this.#env.pool.query(NOTIFY_QUEUES_SQL, [
+        this.#env.jobsChannel,
+        [...new Set(rows.map((row) => row.queue))],
+      ]);
+    } catch (error) {
+      this.#logger.debug({ err: error }, 'could not release the jobs of a failed claim; rescue will');
+    }
   }
 
   #run(row: ClaimedRow): void {
