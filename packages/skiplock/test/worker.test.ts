@@ -896,6 +896,34 @@ describe('graceful stop', () => {
     }
   });
 
+  it('a stop ends within its timeouts while a claim and a heartbeat wait on a lock that is never released', async () => {
+    const held = defineJob({ name: 'held-forever', queue: 'held-forever', perform() {} });
+    const worker = await startWorker({ jobs: [held], pollInterval: '1h', lease: '300ms' });
+    const locker = await t.pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE "${t.schema}".jobs IN EXCLUSIVE MODE`); // claims and heartbeats wait
+      await t.pool.query(`SELECT pg_notify($1, 'held-forever')`, [`${t.schema}.jobs`]);
+      await waitFor(
+        async () => {
+          const { rows } = await t.pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`,
+            [`"${t.schema}".jobs`],
+          );
+          return (rows[0]?.n ?? 0) >= 2;
+        },
+        { what: 'a claim and a heartbeat waiting on the lock' },
+      );
+      const started = performance.now();
+      await worker.stop({ timeout: '500ms' });
+      // At most a timeout for the claim, a second for the outcomes (none here) and one for teardown.
+      expect(performance.now() - started).toBeLessThan(3500);
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
+  });
+
   it('lets running jobs finish, stops claiming, leaves the rest available', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));

@@ -337,7 +337,8 @@ export class Worker {
    * Stops claiming at once, lets running jobs finish within `timeout`, then aborts their signal and
    * puts them back (`available`, attempt not charged). Resolves once every outcome is written, or
    * after a second `timeout` spent failing to write them (while the database is away): those jobs
-   * are then rescued when their lease expires.
+   * are then rescued when their lease expires. A claim still waiting in Postgres (on a lock) is given
+   * a `timeout` too, and the teardown (heartbeat, LISTEN connection, deregistration) one more.
    */
   stop(options: StopOptions = {}): Promise<void> {
     this.#stopping ??= this.#stop(toTimerMs(options.timeout ?? '30s', 'stop timeout'));
@@ -354,7 +355,11 @@ export class Worker {
     this.#state = 'stopping';
     clearTimeout(this.#slotTimer);
     this.#wakeup.close();
-    await this.#claimLoopsDone;
+    // A claim waiting on a lock in Postgres (a migration's, an operator's) is not waited for past the
+    // timeout: whatever it claims later is put back, or rescued by lease once the worker is gone.
+    if (!(await settlesWithin(this.#claimLoopsDone ?? Promise.resolve(), timeoutMs))) {
+      this.#logger.warn({ timeoutMs }, 'shutdown timeout: stopping without the claim still waiting in Postgres');
+    }
     if (this.#running.size > 0) {
       this.#logger.info({ running: this.#running.size, timeoutMs }, 'waiting for running jobs');
       await settlesWithin(Promise.all([...this.#running.values()].map((execution) => execution.outcome)), timeoutMs);
@@ -378,13 +383,23 @@ export class Worker {
     }
     this.#stopPruning.abort();
     this.#stopDepth?.();
+    // Teardown, bounded as a whole: a heartbeat stuck behind a lock or a dead socket cannot hold it.
+    if (!(await settlesWithin(this.#teardown(), Math.max(timeoutMs, 1000)))) {
+      this.#logger.warn(
+        'shutdown timeout: stopped before the heartbeat, LISTEN connection or deregistration had ended',
+      );
+    }
+    this.#state = 'stopped';
+    this.#logger.info('worker stopped');
+  }
+
+  /** Stops the timers (after their run in flight), closes the LISTEN connection, deregisters. */
+  async #teardown(): Promise<void> {
     await Promise.all(this.#stopTimers.map((stopTimer) => stopTimer()));
     await this.#notifier.stop();
     await this.#env.pool.query(deregisterWorkerSql(this.#env.quotedSchema), [this.id]).catch((error: unknown) => {
       this.#logger.warn({ err: error }, 'could not deregister the worker; its row will expire');
     });
-    this.#state = 'stopped';
-    this.#logger.info('worker stopped');
   }
 
   /** Slots neither running a job nor promised to a claim in flight. */
