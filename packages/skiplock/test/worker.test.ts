@@ -634,6 +634,32 @@ describe('leases', () => {
     }
   });
 
+  it("an outcome waiting to be written is kept leased for its definition's lease, not the worker's shorter one", async () => {
+    const slow = new Skiplock({ connectionString: t.url, schema: t.schema, logger: silent, default: false });
+    let runs = 0;
+    // Beats every third of the shortest lease a job has (500 ms): the worker's own 300 ms would lapse between two.
+    const once = defineJob({ name: 'long-lease', queue: 'long-lease', lease: '1500ms', perform: () => void runs++ });
+    const query = slow.pool.query.bind(slow.pool) as (config: unknown, values?: unknown) => Promise<unknown>;
+    const delayed = async (config: string | { text: string }, values?: unknown) => {
+      const text = typeof config === 'string' ? config : config.text;
+      if (text.includes("SET state = 'completed'")) await new Promise((resolve) => setTimeout(resolve, 2000));
+      return query(config, values);
+    };
+    Object.assign(slow.pool, { query: delayed });
+    const worker = await startWorker({ jobs: [once], lease: '300ms' }, slow);
+    // Another replica, rescuing every 100 ms.
+    await startWorker({ jobs: [once], lease: '300ms', rescueInterval: '100ms', queues: ['elsewhere'] });
+    try {
+      const { id } = await slow.enqueue(once, {});
+      await finished(id);
+      expect(runs).toBe(1);
+      expect(await job(id)).toMatchObject({ attempt: 1, errors: [] });
+    } finally {
+      await worker.stop();
+      await slow.close();
+    }
+  });
+
   it('a claim that committed but whose reply was lost gives its jobs back at once, attempt not used', async () => {
     const lossy = new Skiplock({ connectionString: t.url, schema: t.schema, logger: silent, default: false });
     let runs = 0;

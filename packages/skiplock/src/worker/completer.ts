@@ -9,6 +9,8 @@ interface Pending {
   id: string;
   attempt: number;
   outcome: Outcome;
+  /** The job's lease in ms, which the heartbeat keeps extending until the outcome is written. */
+  leaseMs: number;
 }
 
 /** Options of the batched completer. */
@@ -60,17 +62,17 @@ export class Completer {
   }
 
   /**
-   * Ids of jobs whose outcome is not yet written, queued or being written (their lease must still be
-   * kept alive: a write that takes longer than a lease would otherwise see the job rescued and run
-   * again).
+   * The jobs whose outcome is not yet written, queued or being written, with their lease (which
+   * must still be kept alive: a write that takes longer than a lease would otherwise see the job
+   * rescued and run again).
    */
-  pendingIds(): string[] {
-    return [...this.#writing, ...this.#buffer].map((item) => item.id);
+  pendingLeases(): { id: string; leaseMs: number }[] {
+    return [...this.#writing, ...this.#buffer];
   }
 
-  /** Queues an outcome for the next batch. */
-  push(id: string, attempt: number, outcome: Outcome): void {
-    this.#buffer.push({ id, attempt, outcome });
+  /** Queues the outcome of attempt `attempt` at job `id` (whose lease is `leaseMs`) for the next batch. */
+  push(id: string, attempt: number, outcome: Outcome, leaseMs: number): void {
+    this.#buffer.push({ id, attempt, outcome, leaseMs });
     if (this.#buffer.length >= this.#options.maxBatch) this.#startFlush();
     else this.#timer ??= setTimeout(() => this.#startFlush(), this.#options.flushDelayMs);
   }

@@ -370,7 +370,7 @@ export class Worker {
         'shutdown timeout: aborting the job and putting it back',
       );
       execution.abort(new Error('worker is shutting down'));
-      this.#completer.push(id, execution.row.attempt, { state: 'available' });
+      this.#completer.push(id, execution.row.attempt, { state: 'available' }, this.#leaseOf(execution.row.name));
     }
     this.#running.clear();
     // Outcomes are retried while the database is away, but a stop does not wait forever: what is
@@ -471,7 +471,7 @@ export class Worker {
    * database is away), rescue takes them back when their lease expires.
    */
   async #releaseUnknown(): Promise<void> {
-    const held = [...this.#running.keys(), ...this.#completer.pendingIds()];
+    const held = [...this.#running.keys(), ...this.#completer.pendingLeases().map(({ id }) => id)];
     try {
       const { rows } = await this.#env.pool.query<{ id: string; queue: string }>(this.#releaseUnknownSql, [
         this.id,
@@ -491,7 +491,7 @@ export class Worker {
   #run(row: ClaimedRow): void {
     if (this.#state !== 'running') {
       // Claimed while stopping: give it straight back.
-      this.#completer.push(row.id, row.attempt, { state: 'available' });
+      this.#completer.push(row.id, row.attempt, { state: 'available' }, this.#leaseOf(row.name));
       return;
     }
     const definition = this.#definitions.get(row.name) as AnyJobDefinition;
@@ -507,7 +507,9 @@ export class Worker {
     if (this.#running.get(row.id) !== execution) return;
     this.#running.delete(row.id);
     this.#env.telemetry.recordOutcome(row, outcome);
-    if (!(outcome.state === 'completed' && outcome.recorded)) this.#completer.push(row.id, row.attempt, outcome);
+    if (!(outcome.state === 'completed' && outcome.recorded)) {
+      this.#completer.push(row.id, row.attempt, outcome, this.#leaseOf(row.name));
+    }
     if (this.#fullClaims > 0) this.#slotFreed();
   };
 
@@ -528,10 +530,15 @@ export class Worker {
     }
   }
 
+  /** The lease of jobs named `name`: their definition's, else the worker's. */
+  #leaseOf(name: string): number {
+    return this.#leases.get(name) ?? this.#leaseMs;
+  }
+
   async #heartbeat(): Promise<void> {
-    const held = [...this.#running.values()].map(({ row }) => ({ id: row.id, lease: this.#leases.get(row.name) }));
-    for (const id of this.#completer.pendingIds()) held.push({ id, lease: this.#leaseMs });
-    const [leases, ids] = byId(held, (job) => job.lease ?? this.#leaseMs);
+    const held = [...this.#running.values()].map(({ row }) => ({ id: row.id, leaseMs: this.#leaseOf(row.name) }));
+    held.push(...this.#completer.pendingLeases());
+    const [leases, ids] = byId(held, (job) => job.leaseMs);
     const values = [this.id, ids, leases, this.#queues, hostname(), process.pid];
     // On the LISTEN connection, which handlers cannot take from the pool; on the pool while it is down.
     const beat = await (this.#notifier.query<HeartbeatRow>(this.#heartbeatSql, values) ??
