@@ -950,6 +950,28 @@ describe('graceful stop', () => {
     }
   });
 
+  it('a stop past the timeout while afterDiscard still runs records the discard, not a release', async () => {
+    let hookStarted = false;
+    const doomed = defineJob({
+      name: 'doomed',
+      queue: 'doomed',
+      maxAttempts: 1,
+      afterDiscard: () => {
+        hookStarted = true;
+        return new Promise<void>(() => undefined); // never ends
+      },
+      perform() {
+        throw new Error('no way');
+      },
+    });
+    const worker = await startWorker({ jobs: [doomed] });
+    const { id } = await t.skiplock.enqueue(doomed, {});
+    await waitFor(async () => hookStarted, { what: 'afterDiscard started' });
+    await worker.stop({ timeout: '300ms' });
+    expect(await job(id)).toMatchObject({ state: 'discarded', attempt: 1, locked_by: null });
+    expect((await job(id)).errors).toEqual([expect.objectContaining({ message: 'no way' })]);
+  });
+
   it('lets running jobs finish, stops claiming, leaves the rest available', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));

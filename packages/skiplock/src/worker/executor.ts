@@ -27,6 +27,8 @@ export interface Execution {
   readonly start: (listener?: OutcomeListener) => void;
   /** The attempt's outcome (for callers that wait on a few jobs, not for every job). */
   readonly outcome: Promise<Outcome>;
+  /** The outcome once decided, possibly before it settles (while `afterDiscard` runs). */
+  readonly decided: Outcome | undefined;
   /** Aborts the handler's signal (the handler decides what to do about it). */
   readonly abort: (reason: Error) => void;
   /**
@@ -288,6 +290,8 @@ class Attempt implements Execution {
   #settle: ((outcome: Outcome) => void) | undefined;
   /** Set when the outcome is decided (it may still wait for `afterDiscard`): later ends are ignored. */
   #decided = false;
+  /** A failure's outcome while its `afterDiscard` runs, then every outcome. */
+  #decision: Outcome | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** The arguments the handler got (the stored ones until validated), for `afterDiscard`. */
   #args: unknown;
@@ -315,6 +319,10 @@ class Attempt implements Execution {
       ? Promise.resolve(this.#outcome)
       : new Promise<Outcome>((resolve) => (this.#settle = resolve));
     return this.#promise;
+  }
+
+  get decided(): Outcome | undefined {
+    return this.#decision;
   }
 
   /** Aborts the handler's signal (the handler decides what to do about it). */
@@ -393,11 +401,13 @@ class Attempt implements Execution {
     const outcome = safeFailureOutcome(thrown, this.row, this.#definition, this.#context.workerId);
     const [level, message] = FAILURE_LOG[outcome.state];
     this.#parts.logger[level]({ err: thrown, outcome: outcome.state }, message);
+    this.#decision = outcome;
     if (outcome.state === 'discarded') await runAfterDiscard(this.#definition, this.#args, thrown, this.#ctx);
     this.#end(outcome);
   }
 
   #end(outcome: Outcome): void {
+    this.#decision = outcome;
     clearTimeout(this.#timer);
     this.#context.telemetry.endPerform(this.#span, this.row, outcome, performance.now() - this.#started);
     this.#outcome = outcome;

@@ -365,12 +365,23 @@ export class Worker {
       await settlesWithin(Promise.all([...this.#running.values()].map((execution) => execution.outcome)), timeoutMs);
     }
     for (const [id, execution] of this.#running) {
-      this.#logger.warn(
-        { jobId: id, name: execution.row.name },
-        'shutdown timeout: aborting the job and putting it back',
-      );
+      const { decided } = execution;
       execution.abort(new Error('worker is shutting down'));
-      this.#completer.push(id, execution.row.attempt, { state: 'available' }, this.#leaseOf(execution.row.name));
+      if (decided) {
+        // Failed already, its afterDiscard still running: what was decided is written, not a release.
+        this.#logger.warn({ jobId: id, name: execution.row.name }, 'shutdown timeout: not waiting for afterDiscard');
+      } else {
+        this.#logger.warn(
+          { jobId: id, name: execution.row.name },
+          'shutdown timeout: aborting the job and putting it back',
+        );
+      }
+      this.#completer.push(
+        id,
+        execution.row.attempt,
+        decided ?? { state: 'available' },
+        this.#leaseOf(execution.row.name),
+      );
     }
     this.#running.clear();
     // Outcomes are retried while the database is away, but a stop does not wait forever: what is
