@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { defineJob, DiscardJob, Skiplock, type JobContext } from 'skiplock';
+import { defineJob, DiscardJob, Skiplock, type JobContext, type JobDefinition, type Worker } from 'skiplock';
 import { createTestSchema, idOf, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
 import { useTestSchema } from '../../../test/support/test-file.js';
 
@@ -21,6 +21,40 @@ async function job(id: string | null) {
 
 const finished = (id: string | null, state = 'completed') =>
   waitFor(async () => (await job(id)).state === state, { what: `job ${id} ${state}` });
+
+/**
+ * Routes every statement of `skiplock`'s pool through `around`, given its text and what runs it:
+ * a test's stand-in for a slow network or a reply lost on the way back.
+ */
+function interceptPool(skiplock: Skiplock, around: (text: string, run: () => Promise<unknown>) => Promise<unknown>) {
+  const query = skiplock.pool.query.bind(skiplock.pool) as (config: unknown, values?: unknown) => Promise<unknown>;
+  const intercepted = (config: string | { text: string }, values?: unknown) =>
+    around(typeof config === 'string' ? config : config.text, () => query(config, values));
+  Object.assign(skiplock.pool, { query: intercepted });
+}
+
+/** Makes `skiplock`'s success writes reach Postgres `ms` late. */
+const delaySuccessWrites = (skiplock: Skiplock, ms: number) =>
+  interceptPool(skiplock, async (text, run) => {
+    if (text.includes("SET state = 'completed'")) await new Promise((resolve) => setTimeout(resolve, ms));
+    return run();
+  });
+
+/**
+ * Enqueues `once` through `skiplock`, whose `worker` runs it, and expects it recorded completed at
+ * attempt 1 without an error, run once (`runs`); then stops the worker and closes `skiplock`.
+ */
+async function expectRunOnce(skiplock: Skiplock, worker: Worker, once: JobDefinition<object>, runs: () => number) {
+  try {
+    const { id } = await skiplock.enqueue(once, {});
+    await finished(id);
+    expect(runs()).toBe(1);
+    expect(await job(id)).toMatchObject({ attempt: 1, errors: [] });
+  } finally {
+    await worker.stop();
+    await skiplock.close();
+  }
+}
 
 describe('running jobs', () => {
   it('runs a job with its context and records completion', async () => {
@@ -615,23 +649,9 @@ describe('leases', () => {
     let runs = 0;
     const once = defineJob({ name: 'slow-write', queue: 'slow-write', perform: () => void runs++ });
     // The success write reaches Postgres 2 s late: more than three leases of 600 ms.
-    const query = slow.pool.query.bind(slow.pool) as (config: unknown, values?: unknown) => Promise<unknown>;
-    const delayed = async (config: string | { text: string }, values?: unknown) => {
-      const text = typeof config === 'string' ? config : config.text;
-      if (text.includes("SET state = 'completed'")) await new Promise((resolve) => setTimeout(resolve, 2000));
-      return query(config, values);
-    };
-    Object.assign(slow.pool, { query: delayed });
+    delaySuccessWrites(slow, 2000);
     const worker = await startWorker({ jobs: [once], lease: '600ms', rescueInterval: '100ms' }, slow);
-    try {
-      const { id } = await slow.enqueue(once, {});
-      await finished(id);
-      expect(runs).toBe(1);
-      expect(await job(id)).toMatchObject({ attempt: 1, errors: [] });
-    } finally {
-      await worker.stop();
-      await slow.close();
-    }
+    await expectRunOnce(slow, worker, once, () => runs);
   });
 
   it("an outcome waiting to be written is kept leased for its definition's lease, not the worker's shorter one", async () => {
@@ -639,25 +659,11 @@ describe('leases', () => {
     let runs = 0;
     // Beats every third of the shortest lease a job has (500 ms): the worker's own 300 ms would lapse between two.
     const once = defineJob({ name: 'long-lease', queue: 'long-lease', lease: '1500ms', perform: () => void runs++ });
-    const query = slow.pool.query.bind(slow.pool) as (config: unknown, values?: unknown) => Promise<unknown>;
-    const delayed = async (config: string | { text: string }, values?: unknown) => {
-      const text = typeof config === 'string' ? config : config.text;
-      if (text.includes("SET state = 'completed'")) await new Promise((resolve) => setTimeout(resolve, 2000));
-      return query(config, values);
-    };
-    Object.assign(slow.pool, { query: delayed });
+    delaySuccessWrites(slow, 2000);
     const worker = await startWorker({ jobs: [once], lease: '300ms' }, slow);
     // Another replica, rescuing every 100 ms.
     await startWorker({ jobs: [once], lease: '300ms', rescueInterval: '100ms', queues: ['elsewhere'] });
-    try {
-      const { id } = await slow.enqueue(once, {});
-      await finished(id);
-      expect(runs).toBe(1);
-      expect(await job(id)).toMatchObject({ attempt: 1, errors: [] });
-    } finally {
-      await worker.stop();
-      await slow.close();
-    }
+    await expectRunOnce(slow, worker, once, () => runs);
   });
 
   it('a claim that committed but whose reply was lost gives its jobs back at once, attempt not used', async () => {
@@ -665,30 +671,19 @@ describe('leases', () => {
     let runs = 0;
     const once = defineJob({ name: 'lost-reply', queue: 'lost-reply', maxAttempts: 1, perform: () => void runs++ });
     // The first claim runs and commits in Postgres, then its reply is lost on the way back.
-    const query = lossy.pool.query.bind(lossy.pool) as (config: unknown, values?: unknown) => Promise<unknown>;
     let lost = false;
-    const losing = async (config: string | { text: string }, values?: unknown) => {
-      const result = await query(config, values);
-      const text = typeof config === 'string' ? config : config.text;
+    interceptPool(lossy, async (text, run) => {
+      const result = await run();
       if (!lost && text.includes("SET state = 'running'") && (result as { rowCount: number }).rowCount > 0) {
         lost = true;
         throw new Error('Connection terminated unexpectedly');
       }
       return result;
-    };
-    Object.assign(lossy.pool, { query: losing });
-    const { id } = await lossy.enqueue(once, {});
+    });
     // Rescue would take the job back once its lease expired and, its only attempt used, discard it.
     const worker = await startWorker({ jobs: [once], lease: '1s', rescueInterval: '100ms' }, lossy);
-    try {
-      await finished(id);
-      expect(lost).toBe(true);
-      expect(runs).toBe(1);
-      expect(await job(id)).toMatchObject({ attempt: 1, errors: [] });
-    } finally {
-      await worker.stop();
-      await lossy.close();
-    }
+    await expectRunOnce(lossy, worker, once, () => runs);
+    expect(lost).toBe(true);
   });
 
   it('handlers holding every pooled connection past the lease do not hold the heartbeat back: not rescued, run once', async () => {
