@@ -162,7 +162,7 @@ export async function toInputRows(requests: readonly JobRequest[], config: Enque
   const validating: Array<Promise<unknown>> = [];
   for (const request of requests) if (request.job.schema) validating.push(validateArgs(request));
   if (validating.length > 0) await Promise.all(validating);
-  const seen: Seen = { queue: undefined, metadata: undefined };
+  const seen: Seen = { queue: null, metadata: undefined };
   return requests.map((request) => toInputRow(request, config, seen));
 }
 
@@ -171,7 +171,8 @@ export async function toInputRows(requests: readonly JobRequest[], config: Enque
  * the metadata of a job given none (the caller's trace context, the same for the whole call).
  */
 interface Seen {
-  queue: string | undefined;
+  /** null until a queue was found valid (a queue function's miss is `undefined`, never valid). */
+  queue: string | null;
   metadata: string | undefined;
 }
 
@@ -327,6 +328,8 @@ async function insertKept(
   requests: readonly JobRequest[],
   onPool: InsertCoalescer | undefined,
 ): Promise<EnqueueResult[]> {
+  // Nothing to insert (an empty list, or hooks that skipped every job): no statement.
+  if (requests.length === 0) return [];
   const rows = await toInputRows(requests, config);
   // In a caller's transaction: always notify, at its commit.
   return await (onPool ? onPool.insert(rows) : insertRows(db, config, rows, { notify: true, extra: [] }));

@@ -16,9 +16,12 @@ export function quoteSchema(schema: string): string {
   return `"${schema}"`;
 }
 
-/** True for queue names Skiplock stores: letters, digits and `_ . : / -`, 1 to 128 characters. */
-export function isValidQueueName(queue: string): boolean {
-  return QUEUE_NAME.test(queue);
+/**
+ * True for queue names Skiplock stores: letters, digits and `_ . : / -`, 1 to 128 characters. A
+ * value that is not a string (a queue function's miss: `undefined`) is none, whatever it prints as.
+ */
+export function isValidQueueName(queue: unknown): queue is string {
+  return typeof queue === 'string' && QUEUE_NAME.test(queue);
 }
 
 /** The LISTEN/NOTIFY channel that tells a schema's workers about new jobs (payload: the queue). */

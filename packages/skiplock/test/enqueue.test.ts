@@ -84,6 +84,21 @@ describe('bulk enqueue', () => {
     results.forEach((result, i) => expect(byId.get(idOf(result))?.args).toEqual({ userId: `bulk-${i}` }));
   });
 
+  it('an empty list enqueues nothing, on the pool and in a transaction (which stays usable)', async () => {
+    const before = await jobRows('true');
+    expect(await t.skiplock.performAllLater(undefined, [])).toEqual([]);
+    const client = await t.pool.connect();
+    try {
+      await client.query('BEGIN');
+      expect(await t.skiplock.performAllLater(client, [])).toEqual([]);
+      await client.query('SELECT 1'); // the transaction is still usable
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    expect(await jobRows('true')).toHaveLength(before.length);
+  });
+
   it('a batch of one kind of job (same queue, priority, attempts, metadata) stores each job whole', async () => {
     const options = { queue: 'shared', priority: 5, maxAttempts: 3, metadata: { tenant: 't1' } };
     const requests = Array.from({ length: 300 }, (_, i) =>
@@ -373,6 +388,20 @@ describe('bad input is refused with a typed error and nothing is stored', () => 
       code: 'ENQUEUE',
     });
     expect(() => defineJob({ name: 'bad.queue', queue: 'no spaces', perform() {} })).toThrow(/queue name/);
+    // A queue function that misses (undefined) or returns a number: an EnqueueError, not a NOT NULL violation.
+    const routes: Record<string, string> = { a: 'queue-a' };
+    const routed = defineJob<{ tenant: string }>({
+      name: 'bad.routed',
+      queue: ({ tenant }) => routes[tenant] as string,
+      perform() {},
+    });
+    await expect(routed.performLater({ tenant: 'b' })).rejects.toMatchObject({
+      code: 'ENQUEUE',
+      message: expect.stringMatching(/queue name undefined is not allowed/),
+    });
+    await expect(welcome.performLater({ userId: 'x' }, { queue: 5 as unknown as string })).rejects.toMatchObject({
+      code: 'ENQUEUE',
+    });
   });
 
   it('metadata must be plain JSON too', async () => {
