@@ -167,6 +167,14 @@ describe('skiplock jobs', () => {
     });
     expect((await cli('jobs', 'retry')).code).toBe(2);
     expect((await cli('jobs', 'list', '--since', 'yesterday')).code).toBe(2);
+    // A forgotten unit is refused, not read as a date (Date reads 7 as 2001, 45 as 2045): nothing deleted.
+    const kept = idOf(await record.performLater({ n: 4 }));
+    for (const value of ['7', '45', 'Dec 1']) {
+      expect((await cli('jobs', 'delete', '--since', value, '--queue', 'fixture')).code).toBe(2);
+      expect((await cli('jobs', 'delete', '--until', value, '--queue', 'fixture')).code).toBe(2);
+    }
+    expect((await t.pool.query(`SELECT 1 FROM "${t.schema}".jobs WHERE id = $1`, [kept])).rows).toHaveLength(1);
+    expect((await cli('jobs', 'list', '--since', '2026-01-01', '--until', '2999-12-31T00:00:00Z')).code).toBe(0);
     expect((await cli('jobs', 'frobnicate')).code).toBe(2);
     const done = { id: idOf(await record.performLater({ n: 3 })) };
     await t.pool.query(`UPDATE "${t.schema}".jobs SET state = 'completed', finished_at = now() WHERE id = $1`, [

@@ -78,6 +78,7 @@ const FILTERS = `Filters (all given must match):
   --queue Q       exact queue name
   --name N        exact job name
   --since T       created at or after T: a duration before now (30m, 2h, 7d) or an ISO date
+                  (2026-12-01, 2026-12-01T10:00:00Z)
   --until T       created before T (same forms)`;
 
 export const JOBS_HELP = `Usage: skiplock jobs <list|show|retry|cancel|delete> [options]

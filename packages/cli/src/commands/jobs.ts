@@ -6,13 +6,19 @@ import { JOBS_HELP, JOBS_SUBCOMMAND_HELP, UsageError } from '../usage.js';
 
 const FILTER_FLAGS = ['state', 'queue', 'name', 'since', 'until'];
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)$/;
+/** An ISO 8601 date, with a time and a zone or not: what `Date` reads the same everywhere. */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
-/** `--since 2h` (before now, Postgres clock) or `--since 2026-12-01T10:00:00Z`. */
+/**
+ * `--since 2h` (before now, Postgres clock) or `--since 2026-12-01T10:00:00Z`. Nothing else: `Date`
+ * reads `7` as July 2001 and `45` as 2045, which would turn a bulk delete with a forgotten unit into
+ * one of almost every job.
+ */
 function timeFlag(flag: string, value: string | undefined): JobFilter['since'] {
   if (value === undefined) return undefined;
   if (DURATION.test(value)) return value as `${number}h`;
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) {
+  if (!ISO_DATE.test(value) || Number.isNaN(date.getTime())) {
     throw new UsageError(`--${flag} must be a duration before now (30m, 2h, 7d) or an ISO date, got "${value}"`);
   }
   return date;
