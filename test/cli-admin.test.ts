@@ -132,6 +132,13 @@ describe('skiplock jobs', () => {
       stdout: `job ${a}: deleted\njob ${b}: deleted\n`,
     });
     expect(await state(a)).toBeUndefined();
+    // A later id failing (no such job) does not hide what was done before it.
+    const c = await discardedJob('z');
+    expect(await cli('jobs', 'delete', c, '987654321')).toMatchObject({
+      code: 1,
+      stdout: `job ${c}: deleted\n`,
+      stderr: expect.stringContaining('no job with id 987654321') as string,
+    });
   });
 
   it('cancels a job running in another process within a second', async () => {

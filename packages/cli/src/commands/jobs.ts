@@ -113,10 +113,9 @@ async function act(
     );
   }
   await withAdmin(`jobs ${verb}`, flags, async (admin) => {
-    const lines: string[] = [];
-    if (ids.length === 0) lines.push(await many(admin, filter));
-    else for (const id of ids) lines.push(await one(admin, id));
-    process.stdout.write(`${lines.join('\n')}\n`);
+    if (ids.length === 0) process.stdout.write(`${await many(admin, filter)}\n`);
+    // Each id's line as soon as it is done: a later id failing does not hide what was done before.
+    else for (const id of ids) process.stdout.write(`${await one(admin, id)}\n`);
   });
 }
 
