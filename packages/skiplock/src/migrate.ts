@@ -37,19 +37,24 @@ async function appliedMigrations(client: pg.ClientBase, schema: string): Promise
 /**
  * Applies the next `count` pending migrations (all by default) to `schema`, in one transaction,
  * without a lock or a version check (see {@link migrateSchema}); leaves the session's search_path
- * set to the schema. Returns the migrations it ran.
+ * set to the schema. Returns the migrations it ran. The schema is created only when it does not
+ * exist: even `CREATE SCHEMA IF NOT EXISTS` needs CREATE on the database, which a role that owns
+ * the schema a DBA made for it need not have.
  */
-export function runMigrations(
+export async function runMigrations(
   client: pg.ClientBase,
   schema: string,
   logger: Logger,
   count = Infinity,
 ): Promise<Array<{ name: string }>> {
+  const found = await client.query<{ exists: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS exists', [
+    `"${schema}"`,
+  ]);
   return runner({
     dbClient: client,
     dir: MIGRATIONS_DIR,
     schema,
-    createSchema: true,
+    createSchema: !found.rows[0]?.exists,
     migrationsTable: MIGRATIONS_TABLE,
     direction: 'up',
     count,
@@ -78,13 +83,16 @@ export async function migrateSchema(client: pg.ClientBase, schema: string, logge
   await client.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
   try {
     const known = new Set(knownMigrations());
-    const unknown = (await appliedMigrations(client, schema)).filter((name) => !known.has(name));
+    const done = await appliedMigrations(client, schema);
+    const unknown = done.filter((name) => !known.has(name));
     if (unknown.length > 0) {
       throw new SchemaVersionError(
         `schema "${schema}" has migrations this version of skiplock does not know (${unknown.join(', ')}): ` +
           'the database is newer than the code; upgrade the skiplock package',
       );
     }
+    // Up to date: nothing runs (a worker migrating at every start needs no more rights than it uses).
+    if (done.length === known.size) return { applied: [] };
     const ran = await runMigrations(client, schema, logger);
     const applied = ran.map((migration) => migration.name);
     if (applied.length > 0) logger.info({ schema, applied }, 'migrations applied');

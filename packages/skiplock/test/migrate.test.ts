@@ -147,6 +147,42 @@ describe('migrate', () => {
     ]);
   });
 
+  it('a role that owns its schema but may not create schemas migrates, and runs a worker, again and again', async () => {
+    const schema = freshSchema();
+    const role = `${schema}_app`;
+    await admin.query(`CREATE ROLE "${role}" LOGIN PASSWORD 'app'`);
+    const url = new URL(databaseUrl());
+    url.username = role;
+    url.password = 'app';
+    const app = new Skiplock({ connectionString: url.toString(), schema, logger: silent, default: false });
+    try {
+      // What a DBA hands an application: its own schema, no CREATE on the database.
+      await admin.query(`CREATE SCHEMA "${schema}" AUTHORIZATION "${role}"`);
+      const hasCreate = await admin.query<{ ok: boolean }>(
+        `SELECT has_database_privilege($1, current_database(), 'CREATE') AS ok`,
+        [role],
+      );
+      expect(hasCreate.rows[0]?.ok).toBe(false);
+      expect(await app.migrate()).toEqual({ applied: ALL_MIGRATIONS });
+      // Every worker start migrates: with nothing left to apply it must not need more rights.
+      expect(await app.migrate()).toEqual({ applied: [] });
+      const job = defineJob({ name: 'app.job', perform() {} });
+      const { id } = await app.enqueue(job, {});
+      const worker = app.worker({ jobs: [job] });
+      await worker.start();
+      await waitFor(
+        async () =>
+          (await admin.query(`SELECT state FROM "${schema}".jobs WHERE id = $1`, [id])).rows[0]?.state === 'completed',
+        { what: 'the job completed' },
+      );
+      await worker.stop();
+    } finally {
+      await app.close();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.query(`DROP ROLE "${role}"`);
+    }
+  });
+
   it('is idempotent, and replicas migrating at the same moment all succeed', async () => {
     const schema = freshSchema();
     const results = await Promise.all(Array.from({ length: 5 }, () => instance(schema).migrate()));
