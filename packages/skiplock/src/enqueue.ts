@@ -383,14 +383,18 @@ function countEnqueued(telemetry: Telemetry, results: readonly EnqueueResult[]):
 
 /**
  * The queues of `extra` that the insert's own notification leaves out: a job due at once (neither
- * `runAt` nor a positive `wait`) is available, and its queue notified anyway. In a stream of
+ * `runAt` nor a positive `wait`) and without a unique key (which may turn out a duplicate, inserting
+ * nothing) is available, and its queue notified anyway. In a stream of
  * enqueues the queue carried is usually the statement's own, which then needs no carrying. `extra`
  * holds a few queues: looking each up in the rows (usually the first row matches) costs less than
  * collecting the queues of 10,000 rows.
  */
 function queuesToCarry(rows: readonly InputRow[], extra: readonly string[]): readonly string[] {
   return extra.filter(
-    (queue) => !rows.some((row) => row.queue === queue && row.run_at === null && (row.wait_ms ?? 0) <= 0),
+    (queue) =>
+      !rows.some(
+        (row) => row.queue === queue && row.run_at === null && (row.wait_ms ?? 0) <= 0 && row.unique_key === null,
+      ),
   );
 }
 

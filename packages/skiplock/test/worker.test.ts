@@ -318,6 +318,26 @@ describe('wake-ups after commit', () => {
     }
   });
 
+  it('an enqueue that turns out a duplicate still carries the wake-up owed for jobs committed before it', async () => {
+    const dedupe = defineJob<{ n?: number }>({ name: 'dedupe', queue: 'dedupe', perform() {} });
+    let now = performance.now();
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      const payloads = await notificationsDuring(async () => {
+        await dedupe.performLater({}, { uniqueKey: 'held' }); // notifies; 2 ms of quiet follow
+        now += 10;
+        await dedupe.performLater({ n: 1 }); // notifies
+        await dedupe.performLater({ n: 2 }); // in the quiet time: its wake-up is owed
+        now += 10; // past the quiet time, before the owed wake-up's own NOTIFY (2 ms of real time)
+        const duplicate = await dedupe.performLater({}, { uniqueKey: 'held' }); // carries it, inserting nothing
+        expect(duplicate.status).toBe('duplicate');
+      }, 3);
+      expect(payloads).toEqual(['dedupe', 'dedupe', 'dedupe']);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
   it('overlapping enqueues to several queues wake a worker that never polls: every job runs', async () => {
     const ran: string[] = [];
     const jobs = ['wa', 'wb', 'wc'].map((queue) =>
