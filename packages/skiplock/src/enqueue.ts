@@ -4,7 +4,7 @@ import { queueNameProblem, type EnqueueResult, type JobRequest } from './definit
 import { toMs } from './duration.js';
 import { EnqueueError, JobPayloadError } from './errors.js';
 import { isValidQueueName, jobsChannel, quoteSchema } from './identifiers.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJsonObject } from './payload.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJsonObject, stringProblem } from './payload.js';
 import {
   findByUniqueKeysSql,
   INSERT_COLUMNS,
@@ -199,6 +199,9 @@ function toInputRow(request: JobRequest, config: EnqueueConfig, seen: Seen): Inp
   if (uniqueKey !== null && (typeof uniqueKey !== 'string' || uniqueKey.length === 0)) {
     throw new EnqueueError(name, 'uniqueKey must be a non-empty string');
   }
+  // A lone surrogate would be sent as U+FFFD: two different keys would collide.
+  const keyProblem = uniqueKey === null ? undefined : stringProblem(uniqueKey);
+  if (keyProblem !== undefined) throw new EnqueueError(name, `uniqueKey ${keyProblem}`);
   const metadataJson =
     options.metadata === undefined
       ? (seen.metadata ??= JSON.stringify(withTraceContext(undefined) ?? {}))

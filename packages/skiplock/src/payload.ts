@@ -49,8 +49,8 @@ class ValuePath {
   }
 }
 
-/** What is wrong with a string as a JSON value Postgres stores, if anything. */
-function stringProblem(value: string): string | undefined {
+/** What is wrong with a string as a JSON value (or key, or text) Postgres stores, if anything. */
+export function stringProblem(value: string): string | undefined {
   // Postgres jsonb cannot store U+0000.
   if (value.includes('\u0000')) return 'contains a NUL character (U+0000), which Postgres jsonb cannot store';
   if (value.search(LONE_SURROGATE) !== -1) return 'contains a lone UTF-16 surrogate, which is not valid Unicode';
@@ -65,7 +65,7 @@ function stringProblem(value: string): string | undefined {
  */
 function isFlatJson(value: object): boolean {
   for (const key in value) {
-    if (!Object.hasOwn(value, key)) return false;
+    if (!Object.hasOwn(value, key) || stringProblem(key) !== undefined) return false;
     const item = (value as Record<string, unknown>)[key];
     switch (typeof item) {
       case 'boolean':
@@ -116,6 +116,8 @@ function check(value: unknown, path: ValuePath, ancestors: Set<object>): void {
           // Like JSON.stringify, an undefined property is simply absent.
           if (item === undefined) continue;
           path.enter(key);
+          const keyProblem = stringProblem(key);
+          if (keyProblem !== undefined) throw path.error(`has a key that ${keyProblem}`);
           check(item, path, ancestors);
           path.leave();
         }

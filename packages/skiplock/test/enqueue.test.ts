@@ -335,6 +335,8 @@ describe('bad input is refused with a typed error and nothing is stored', () => 
     ['cycle', cyclic, 'args.self', /cycle/],
     ['NUL character', { s: 'a\u0000b' }, 'args.s', /NUL/],
     ['lone surrogate', { s: 'a\uD800b' }, 'args.s', /surrogate/],
+    ['NUL in a key', { 'a\u0000b': 1 }, 'args.a\u0000b', /has a key that contains a NUL/],
+    ['lone surrogate in a nested key', { x: { ['k\uDC00']: [1] } }, 'args.x.k\uDC00', /key that contains a lone/],
     ['array instead of object', [1, 2], 'args', /plain object/],
     ['oversized', { blob: 'x'.repeat(20_000) }, 'args', /over the limit of 10000 bytes/],
   ];
@@ -367,6 +369,25 @@ describe('bad input is refused with a typed error and nothing is stored', () => 
     expect(rows.map((row) => row.args)).toEqual(cases.map((args) => JSON.parse(JSON.stringify(args)) as unknown));
     // Only plain objects are arguments: an object with another prototype is refused, whatever it holds.
     await expect(untyped.performLater(inherited)).rejects.toMatchObject({ code: 'JOB_PAYLOAD', path: 'args' });
+  });
+
+  it('a unique key with a lone surrogate is refused (sent as U+FFFD it would collide with others)', async () => {
+    await expect(untyped.performLater({}, { uniqueKey: 'x\uD800' })).rejects.toMatchObject({
+      code: 'ENQUEUE',
+      message: expect.stringMatching(/uniqueKey contains a lone UTF-16 surrogate/),
+    });
+    // In a caller's transaction nothing reached Postgres: the transaction is still usable.
+    const client = await t.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await expect(untyped.performLater({ 'a\u0000': 1 }, { db: client })).rejects.toMatchObject({
+        code: 'JOB_PAYLOAD',
+      });
+      await expect(client.query('SELECT 1')).resolves.toMatchObject({ rowCount: 1 });
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
   });
 
   it('schema violations name the field', async () => {
