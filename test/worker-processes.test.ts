@@ -140,6 +140,12 @@ describe('skiplock CLI', () => {
 
   it('usage errors exit 2, runtime failures exit 1, --help exits 0', async () => {
     expect(await spawnCli(['worker']).exited).toBe(2);
+    // Settings no worker can have are usage errors too: a lease of nothing, a hostile schema name.
+    const env = { DATABASE_URL: t.url, FIXTURE_SCHEMA: t.schema };
+    const zeroLease = spawnCli(['worker', '--jobs', JOBS, '--schema', t.schema, '--lease', '0s'], env);
+    expect(await zeroLease.exited).toBe(2);
+    expect(zeroLease.output()).toContain('lease must be at least 100 ms, got 0 ms');
+    expect(await spawnCli(['worker', '--jobs', JOBS, '--schema', 'Bad Schema'], env).exited).toBe(2);
     expect(await spawnCli(['migrate'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }).exited).toBe(1);
     for (const args of [['--help'], ['worker', '--help'], ['migrate', '--help'], ['dev', '--help']]) {
       const p = spawnCli(args);

@@ -37,7 +37,8 @@ export function describeFailure(error: unknown): { message: string; exitCode: nu
   if (error instanceof UsageError) return { message: error.message, exitCode: 2 };
   const code = (error as { code?: unknown }).code;
   const text = error instanceof Error ? messageOf(error) : String(error);
-  if (code === 'INVALID_ARGUMENT') return { message: `skiplock: ${text}`, exitCode: 2 };
+  // Bad input: an invalid argument, or a setting no worker or schema can have (--lease 0, --schema Bad).
+  if (code === 'INVALID_ARGUMENT' || code === 'CONFIG') return { message: `skiplock: ${text}`, exitCode: 2 };
   if (typeof code === 'string' && CONNECTION_CODES.has(code)) {
     return { message: `skiplock: cannot connect to PostgreSQL at ${where()}: ${text} (${code})`, exitCode: 1 };
   }

@@ -24,6 +24,9 @@ export function toMs(value: number | string, what = 'duration'): number {
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
 }
 
+/** The shortest lease (a worker's or a job's): heartbeats beat every third of it. */
+export const MIN_LEASE_MS = 100;
+
 /** The longest delay Node's timers keep: beyond it they fire after 1 ms. ~24.8 days. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -37,5 +40,16 @@ export function toTimerMs(value: number | string, what: string): number {
   if (ms > MAX_TIMER_MS) {
     throw new ConfigError(`${what} must be at most ${MAX_TIMER_MS} ms (about 24.8 days), got ${ms} ms`);
   }
+  return ms;
+}
+
+/**
+ * `ms` (the value of option `what`), refused when under `minMs`: a lease or an interval of nothing
+ * would have the worker rescue its own running jobs, or poll, in a loop.
+ *
+ * @throws ConfigError when `ms` is under `minMs`.
+ */
+export function atLeast(ms: number, minMs: number, what: string): number {
+  if (ms < minMs) throw new ConfigError(`${what} must be at least ${minMs} ms, got ${ms} ms`);
   return ms;
 }

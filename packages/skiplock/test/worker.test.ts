@@ -877,12 +877,19 @@ describe('configuration', () => {
     );
   });
 
-  it('refuses timers longer than Node keeps (~24.8 days: they would fire after 1 ms); a lease of months beats at that limit', async () => {
+  it('refuses timers longer than Node keeps (~24.8 days: they would fire after 1 ms) and leases or intervals of nothing; a lease of months beats at that limit', async () => {
     const a = defineJob({ name: 'timers', perform() {} });
     expect(() => t.skiplock.worker({ jobs: [a], pollInterval: '365d' })).toThrow(
       /pollInterval must be at most 2147483647 ms \(about 24.8 days\), got 31536000000 ms/,
     );
     expect(() => t.skiplock.worker({ jobs: [a], jobTimeout: '30d' })).toThrow(/jobTimeout must be at most/);
+    // Nor intervals or leases of nothing: the worker would poll, or rescue its own running jobs, in a loop.
+    expect(() => t.skiplock.worker({ jobs: [a], lease: 0 })).toThrow(/lease must be at least 100 ms, got 0 ms/);
+    expect(() => t.skiplock.worker({ jobs: [a], pollInterval: '0ms' })).toThrow(/pollInterval must be at least 10 ms/);
+    expect(() => t.skiplock.worker({ jobs: [a], rescueInterval: 1 })).toThrow(/rescueInterval must be at least 10 ms/);
+    expect(() => defineJob({ name: 'blink', lease: '10ms', perform() {} })).toThrow(
+      /job "blink" lease must be at least/,
+    );
     expect(() => defineJob({ name: 'too-long', timeout: '25d', perform() {} })).toThrow(
       /job "too-long" timeout must be at most/,
     );

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { AnyJobDefinition } from '../definition.js';
 import { queueNameProblem } from '../definition.js';
-import { MAX_TIMER_MS, toMs, toTimerMs, type Duration } from '../duration.js';
+import { atLeast, MAX_TIMER_MS, MIN_LEASE_MS, toMs, toTimerMs, type Duration } from '../duration.js';
 import type { AdminEnvironment } from '../admin/admin.js';
 import type { JobDatabase } from '../context.js';
 import type { PerformMiddleware } from '../middleware.js';
@@ -99,6 +99,8 @@ export interface WorkerEnvironment extends AdminEnvironment {
 }
 
 const MIN_POOL_SIZE = 3;
+/** The shortest poll or rescue interval: shorter ones keep the database busy for nothing. */
+const MIN_INTERVAL_MS = 10;
 
 /** A heartbeat's row: a held job an operator asked to cancel. */
 interface HeartbeatRow {
@@ -216,12 +218,12 @@ export class Worker {
     this.#claimLoops = Math.min(positiveInteger('claimLoops', options.claimLoops, 2), this.#concurrency);
     this.#completionBatchSize = positiveInteger('completionBatchSize', options.completionBatchSize, 100);
     this.#claimMax = Math.ceil(this.#concurrency / this.#claimLoops);
-    this.#pollMs = toTimerMs(options.pollInterval ?? '1s', 'pollInterval');
-    this.#leaseMs = toMs(options.lease ?? '30s', 'lease');
+    this.#pollMs = atLeast(toTimerMs(options.pollInterval ?? '1s', 'pollInterval'), MIN_INTERVAL_MS, 'pollInterval');
+    this.#leaseMs = atLeast(toMs(options.lease ?? '30s', 'lease'), MIN_LEASE_MS, 'lease');
     this.#rescueMs =
       options.rescueInterval === undefined
         ? Math.min(5000, this.#leaseMs / 2)
-        : toTimerMs(options.rescueInterval, 'rescueInterval');
+        : atLeast(toTimerMs(options.rescueInterval, 'rescueInterval'), MIN_INTERVAL_MS, 'rescueInterval');
     this.#pruneMs = options.prune === false ? null : toTimerMs(options.pruneInterval ?? '1m', 'pruneInterval');
     for (const [name, job] of this.#definitions) this.#leases.set(name, job.leaseMs ?? this.#leaseMs);
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
