@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { KyselyPlugin } from 'kysely';
+import type { CompiledQuery, KyselyPlugin } from 'kysely';
 import type { JobDatabase } from './context.js';
 import { toQueryable, type KyselyExecutor, type Queryable } from './db.js';
 import { withClient } from './pool-client.js';
@@ -30,12 +30,21 @@ export type TransactionRunner = (
 export function transactionRunner(pool: pg.Pool, kysely: KyselyLike | undefined): TransactionRunner {
   if (kysely) {
     return (fn, interrupted) => {
-      const refuse = refuseOnceRejected(interrupted);
-      // Kysely rolls back when `fn` rejects, after the handler's query in flight: not waited for.
-      return Promise.race([
-        kysely.transaction().execute((trx) => fn(trx.withPlugin(refuse) as unknown as JobDatabase, toQueryable(trx))),
-        interrupted,
-      ]);
+      const guard = refusingOnceRejected(interrupted);
+      let failed: (error: unknown) => void = () => undefined;
+      const fnFailed = new Promise<never>((_, reject) => (failed = reject));
+      fnFailed.catch(() => undefined);
+      const transaction = kysely.transaction().execute(async (trx) => {
+        try {
+          await fn(guard(trx), toQueryable(trx));
+        } catch (error) {
+          // Settles the attempt now: Kysely's ROLLBACK waits behind the handler's query in flight.
+          // (Only a failure: an interrupt during the commit leaves the outcome to the commit.)
+          failed(error);
+          throw error;
+        }
+      });
+      return Promise.race([transaction, fnFailed]);
     };
   }
   return (fn, interrupted) =>
@@ -60,21 +69,37 @@ export function transactionRunner(pool: pg.Pool, kysely: KyselyLike | undefined)
     });
 }
 
-/** A Kysely plugin failing every query compiled after `interrupted` rejected, with its reason. */
-function refuseOnceRejected(interrupted: Promise<never>): KyselyPlugin {
-  let reason: unknown;
+/**
+ * What the handler gets as `ctx.db` from a Kysely transaction: the transaction, failing every query
+ * after `interrupted` rejected, with its reason. Queries Kysely compiles go through a plugin;
+ * precompiled ones (`executeQuery`, which Skiplock's own enqueue through `ctx.db` uses) skip plugins
+ * and are refused by a proxy. Kysely itself refuses them only once its rollback has finished.
+ */
+function refusingOnceRejected(interrupted: Promise<never>): (trx: KyselyTransaction) => JobDatabase {
+  let reason = new Error('interrupted');
   let refused = false;
   interrupted.catch((error: unknown) => {
-    reason = error;
+    if (error instanceof Error) reason = error;
     refused = true;
   });
-  return {
+  const plugin: KyselyPlugin = {
     transformQuery(args) {
       if (refused) throw reason;
       return args.node;
     },
     transformResult: (args) => Promise.resolve(args.result),
   };
+  return (trx) =>
+    new Proxy(trx.withPlugin(plugin), {
+      get(target, property) {
+        if (property === 'executeQuery') {
+          return (query: CompiledQuery) => (refused ? Promise.reject(reason) : target.executeQuery(query));
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        // Kysely's methods read private fields: called on the transaction itself, not the proxy.
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as unknown as JobDatabase;
 }
 
 /**

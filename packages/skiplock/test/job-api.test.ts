@@ -389,6 +389,8 @@ describe('transactional jobs', () => {
     const db = kysely();
     const skiplock = new Skiplock({ pool: t.pool, schema: t.schema, default: false, db });
     let late: unknown = 'not reached';
+    let lateEnqueue: unknown = 'not reached';
+    const followUp = defineJob({ name: 'api.tx-follow-up', perform() {} });
     const job = defineJob<{ body: string }>({
       name: 'api.tx-timeout-kysely',
       transactional: true,
@@ -396,6 +398,11 @@ describe('transactional jobs', () => {
       timeout: '300ms',
       async perform({ body }, ctx) {
         await sql`SELECT pg_sleep(1.5)`.execute(ctx.db);
+        // Skiplock's own enqueue runs precompiled SQL (no Kysely plugin sees it): refused too.
+        lateEnqueue = await skiplock.enqueue(followUp, {}, { db: ctx.db }).then(
+          () => 'written',
+          (error: Error) => error.name,
+        );
         late = await ctx.db
           .insertInto('notes')
           .values({ body })
@@ -414,8 +421,11 @@ describe('transactional jobs', () => {
       expect(Date.now() - started).toBeLessThan(1400);
       await waitFor(async () => late !== 'not reached', { what: 'the handler to go on' });
       expect(late).toBe('JobTimeoutError');
+      expect(lateEnqueue).toBe('JobTimeoutError');
       const notes = await t.pool.query(`SELECT * FROM "${t.schema}".notes WHERE body = 'after the kysely timeout'`);
       expect(notes.rows).toEqual([]);
+      const followUps = await t.pool.query(`SELECT 1 FROM "${t.schema}".jobs WHERE name = 'api.tx-follow-up'`);
+      expect(followUps.rows).toEqual([]);
     } finally {
       await skiplock.close();
     }

@@ -180,6 +180,11 @@ class JobParts {
     return this.#aborted;
   }
 
+  /** Why the signal was aborted, once it was. */
+  get reason(): unknown {
+    return this.#reason;
+  }
+
   abort(reason: unknown): void {
     if (this.#aborted) return;
     this.#aborted = true;
@@ -377,6 +382,8 @@ class Attempt implements Execution {
     // Unobserved until the handler is running; never an unhandled rejection.
     interrupted.catch(() => undefined);
     return this.#context.transaction(async (db, queryable) => {
+      // Interrupted while waiting for a connection: the attempt is over, the handler never starts.
+      if (this.#parts.aborted) throw this.#parts.reason;
       await Promise.race([invokeHandler(this.#definition, args, { ...this.#ctx, db }, middleware), interrupted]);
       // "Done" is written in the handler's own transaction: both commit, or neither does.
       const { row } = this;
