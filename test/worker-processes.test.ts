@@ -146,6 +146,8 @@ describe('skiplock CLI', () => {
     expect(await zeroLease.exited).toBe(2);
     expect(zeroLease.output()).toContain('lease must be at least 100 ms, got 0 ms');
     expect(await spawnCli(['worker', '--jobs', JOBS, '--schema', 'Bad Schema'], env).exited).toBe(2);
+    const shutdown = ['--shutdown-timeout', '25d'];
+    expect(await spawnCli(['worker', '--jobs', JOBS, '--schema', t.schema, ...shutdown], env).exited).toBe(2);
     expect(await spawnCli(['migrate'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }).exited).toBe(1);
     for (const args of [['--help'], ['worker', '--help'], ['migrate', '--help'], ['dev', '--help']]) {
       const p = spawnCli(args);

@@ -181,7 +181,7 @@ function toInputRow(request: JobRequest, config: EnqueueConfig, seen: Seen): Inp
   const name = job.name;
   const argsJson = serializeJsonObject(name, request.args, config.maxPayloadBytes, 'args');
   const queue = options.queue ?? job.queueFor(request.args);
-  if (queue !== seen.queue) {
+  if (typeof queue !== 'string' || queue !== seen.queue) {
     if (!isValidQueueName(queue)) throw new EnqueueError(name, queueNameProblem(queue));
     seen.queue = queue;
   }

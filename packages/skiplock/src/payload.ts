@@ -52,7 +52,7 @@ class ValuePath {
 /** What is wrong with a string as a JSON value (or key, or text) Postgres stores, if anything. */
 export function stringProblem(value: string): string | undefined {
   // Postgres jsonb cannot store U+0000.
-  if (value.includes('\u0000')) return 'contains a NUL character (U+0000), which Postgres jsonb cannot store';
+  if (value.includes('\u0000')) return 'contains a NUL character (U+0000), which Postgres cannot store';
   if (value.search(LONE_SURROGATE) !== -1) return 'contains a lone UTF-16 surrogate, which is not valid Unicode';
   return undefined;
 }

@@ -423,6 +423,8 @@ describe('bad input is refused with a typed error and nothing is stored', () => 
     await expect(welcome.performLater({ userId: 'x' }, { queue: 5 as unknown as string })).rejects.toMatchObject({
       code: 'ENQUEUE',
     });
+    const nowhere = defineJob({ name: 'bad.nowhere', queue: () => null as unknown as string, perform() {} });
+    await expect(nowhere.performLater({})).rejects.toMatchObject({ code: 'ENQUEUE', message: /queue name null/ });
   });
 
   it('metadata must be plain JSON too', async () => {

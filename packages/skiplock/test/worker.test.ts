@@ -887,6 +887,7 @@ describe('configuration', () => {
     expect(() => t.skiplock.worker({ jobs: [a], lease: 0 })).toThrow(/lease must be at least 100 ms, got 0 ms/);
     expect(() => t.skiplock.worker({ jobs: [a], pollInterval: '0ms' })).toThrow(/pollInterval must be at least 10 ms/);
     expect(() => t.skiplock.worker({ jobs: [a], rescueInterval: 1 })).toThrow(/rescueInterval must be at least 10 ms/);
+    expect(() => t.skiplock.worker({ jobs: [a], pruneInterval: 0 })).toThrow(/pruneInterval must be at least 10 ms/);
     expect(() => defineJob({ name: 'blink', lease: '10ms', perform() {} })).toThrow(
       /job "blink" lease must be at least/,
     );

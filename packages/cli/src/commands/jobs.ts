@@ -6,7 +6,7 @@ import { JOBS_HELP, JOBS_SUBCOMMAND_HELP, UsageError } from '../usage.js';
 
 const FILTER_FLAGS = ['state', 'queue', 'name', 'since', 'until'];
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)$/;
-/** An ISO 8601 date, with a time and a zone or not: what `Date` reads the same everywhere. */
+/** An ISO 8601 date, with a time and a zone or not (a date alone is UTC midnight, a time without a zone local time). */
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 /**

@@ -224,7 +224,10 @@ export class Worker {
       options.rescueInterval === undefined
         ? Math.min(5000, this.#leaseMs / 2)
         : atLeast(toTimerMs(options.rescueInterval, 'rescueInterval'), MIN_INTERVAL_MS, 'rescueInterval');
-    this.#pruneMs = options.prune === false ? null : toTimerMs(options.pruneInterval ?? '1m', 'pruneInterval');
+    this.#pruneMs =
+      options.prune === false
+        ? null
+        : atLeast(toTimerMs(options.pruneInterval ?? '1m', 'pruneInterval'), MIN_INTERVAL_MS, 'pruneInterval');
     for (const [name, job] of this.#definitions) this.#leases.set(name, job.leaseMs ?? this.#leaseMs);
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#logger = env.logger.child({ worker: this.id });
@@ -343,7 +346,13 @@ export class Worker {
    * a `timeout` too, and the teardown (heartbeat, LISTEN connection, deregistration) one more.
    */
   stop(options: StopOptions = {}): Promise<void> {
-    this.#stopping ??= this.#stop(toTimerMs(options.timeout ?? '30s', 'stop timeout'));
+    if (!this.#stopping) {
+      try {
+        this.#stopping = this.#stop(toTimerMs(options.timeout ?? '30s', 'stop timeout'));
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error('stop failed'));
+      }
+    }
     return this.#stopping;
   }
 
@@ -357,6 +366,8 @@ export class Worker {
     this.#state = 'stopping';
     clearTimeout(this.#slotTimer);
     this.#wakeup.close();
+    // One timeout for the claim in flight and the running jobs together.
+    const deadline = performance.now() + timeoutMs;
     // A claim waiting on a lock in Postgres (a migration's, an operator's) is not waited for past the
     // timeout: whatever it claims later is put back, or rescued by lease once the worker is gone.
     if (!(await settlesWithin(this.#claimLoopsDone ?? Promise.resolve(), timeoutMs))) {
@@ -364,7 +375,8 @@ export class Worker {
     }
     if (this.#running.size > 0) {
       this.#logger.info({ running: this.#running.size, timeoutMs }, 'waiting for running jobs');
-      await settlesWithin(Promise.all([...this.#running.values()].map((execution) => execution.outcome)), timeoutMs);
+      const outcomes = Promise.all([...this.#running.values()].map((execution) => execution.outcome));
+      await settlesWithin(outcomes, Math.max(0, deadline - performance.now()));
     }
     for (const [id, execution] of this.#running) {
       const { decided } = execution;
@@ -406,10 +418,11 @@ export class Worker {
     this.#logger.info('worker stopped');
   }
 
-  /** Stops the timers (after their run in flight), closes the LISTEN connection, deregisters. */
+  /** Closes the LISTEN connection, stops the timers (after their run in flight), deregisters. */
   async #teardown(): Promise<void> {
-    await Promise.all(this.#stopTimers.map((stopTimer) => stopTimer()));
+    // The LISTEN connection first: closing it ends a heartbeat stuck on it, which the timers wait for.
     await this.#notifier.stop();
+    await Promise.all(this.#stopTimers.map((stopTimer) => stopTimer()));
     await this.#env.pool.query(deregisterWorkerSql(this.#env.quotedSchema), [this.id]).catch((error: unknown) => {
       this.#logger.warn({ err: error }, 'could not deregister the worker; its row will expire');
     });
@@ -550,7 +563,7 @@ export class Worker {
 
   async #heartbeat(): Promise<void> {
     const held = [...this.#running.values()].map(({ row }) => ({ id: row.id, leaseMs: this.#leaseOf(row.name) }));
-    held.push(...this.#completer.pendingLeases());
+    for (const pending of this.#completer.pendingLeases()) held.push(pending);
     const [leases, ids] = byId(held, (job) => job.leaseMs);
     const values = [this.id, ids, leases, this.#queues, hostname(), process.pid];
     // On the LISTEN connection, which handlers cannot take from the pool; on the pool while it is down.
