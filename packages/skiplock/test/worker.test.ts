@@ -700,10 +700,19 @@ describe('leases', () => {
       }
       return result;
     });
+    // A job held by an earlier process with the same worker id (a stable id), claimed an hour ago:
+    // not this claim's, so not given back.
+    const { rows } = await t.pool.query<{ id: string }>(
+      `INSERT INTO "${t.schema}".jobs (name, queue, state, attempt, attempted_at, locked_by, lease_expires_at)
+       VALUES ('lost-reply.older', 'elsewhere', 'running', 1, now() - interval '1 hour', 'stable-id', now() + interval '1 hour')
+       RETURNING id`,
+    );
     // Rescue would take the job back once its lease expired and, its only attempt used, discard it.
-    const worker = await startWorker({ jobs: [once], lease: '1s', rescueInterval: '100ms' }, lossy);
+    const options = { jobs: [once], lease: '1s', rescueInterval: '100ms', id: 'stable-id' } as const;
+    const worker = await startWorker(options, lossy);
     await expectRunOnce(lossy, worker, once, () => runs);
     expect(lost).toBe(true);
+    expect(await job(rows[0]?.id ?? null)).toMatchObject({ state: 'running', attempt: 1, locked_by: 'stable-id' });
   });
 
   it('handlers holding every pooled connection past the lease do not hold the heartbeat back: not rescued, run once', async () => {

@@ -59,10 +59,10 @@ RETURNING j.id::text AS id, j.name, j.queue, j.state, j.args, j.attempt, j.max_a
 }
 
 /**
- * After a claim of worker `$1` failed: its running jobs other than those it knows it holds (`$2`)
- * go back to `available`, their attempt given back (`cancelled` if an operator cancelled them): a
- * claim that committed but whose reply was lost. Found through the lease index (every running job
- * has a lease). Returns their ids.
+ * After a claim of worker `$1` failed: its running jobs claimed in the last `$3` ms other than those
+ * it knows it holds (`$2`) go back to `available`, their attempt given back (`cancelled` if an
+ * operator cancelled them): a claim that committed but whose reply was lost. Found through the lease
+ * index (every running job has a lease). Returns their ids.
  */
 export function releaseUnknownSql(schema: string): string {
   return `
@@ -73,6 +73,7 @@ UPDATE ${schema}.jobs
        locked_by = NULL,
        lease_expires_at = NULL
  WHERE lease_expires_at IS NOT NULL AND locked_by = $1 AND state = 'running' AND NOT (id = ANY($2::bigint[]))
+   AND attempted_at >= now() - $3 * interval '1 millisecond'
 RETURNING id::text AS id, queue`;
 }
 

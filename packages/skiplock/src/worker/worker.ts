@@ -71,7 +71,10 @@ export interface WorkerOptions {
   completionBatchSize?: number;
   /** How long an outcome waits for others to share its write ('2ms'). */
   completionFlushDelay?: Duration;
-  /** Worker id stored in `locked_by` (host-pid-random). */
+  /**
+   * Worker id stored in `locked_by` (host-pid-random). Give each running worker its own: two live
+   * workers with one id could extend, and write outcomes for, each other's jobs.
+   */
   id?: string;
   /**
    * Delete finished jobs past the instance's `retention` every `pruneInterval` (true). Replicas take
@@ -475,6 +478,7 @@ export class Worker {
   async #claim(limit: number): Promise<ClaimedRow[]> {
     const result = await this.#claimTurns.take(async () => {
       if (this.#state !== 'running') return { rows: [] };
+      const sent = performance.now();
       try {
         return await this.#env.pool.query<ClaimedRow>({
           ...this.#claimStatement,
@@ -482,7 +486,7 @@ export class Worker {
         });
       } catch (error) {
         // Still this loop's turn: no other claim of this worker can be committing jobs it does not know yet.
-        await this.#releaseUnknown();
+        await this.#releaseUnknown(performance.now() - sent);
         throw error;
       }
     });
@@ -493,15 +497,18 @@ export class Worker {
   /**
    * After a failed claim: jobs the database says this worker holds that it never received (the
    * claim committed, its reply was lost) go back at once, their attempt given back, rather than
-   * waiting out their lease to be rescued with an attempt used. Best effort: when this fails too (the
-   * database is away), rescue takes them back when their lease expires.
+   * waiting out their lease to be rescued with an attempt used. Only jobs claimed within the claim's
+   * time (`sinceMs` ago, and a second more), not those of a process before it that had the same
+   * worker id (a stable id, a pod's name) and died holding them. Best effort: when this fails too
+   * (the database is away), rescue takes them back when their lease expires.
    */
-  async #releaseUnknown(): Promise<void> {
+  async #releaseUnknown(sinceMs: number): Promise<void> {
     const held = [...this.#running.keys(), ...this.#completer.pendingLeases().map(({ id }) => id)];
     try {
       const { rows } = await this.#env.pool.query<{ id: string; queue: string }>(this.#releaseUnknownSql, [
         this.id,
         `{${held.join(',')}}`,
+        sinceMs + 1000,
       ]);
       if (rows.length === 0) return;
       this.#logger.warn({ jobIds: rows.map((row) => row.id) }, 'released jobs claimed by a claim whose reply was lost');
