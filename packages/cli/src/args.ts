@@ -56,10 +56,15 @@ export function positiveInteger(flag: string, value: string | undefined, fallbac
   return parsed;
 }
 
-/** Parses a duration flag (`30s`, `500ms`, `2m` or milliseconds). */
-export function durationFlag(flag: string, value: string | undefined, fallback: string): number {
+/** Parses a duration flag (`30s`, `500ms`, `2m` or milliseconds) with `parse` (`toMs` unless given). */
+export function durationFlag(
+  flag: string,
+  value: string | undefined,
+  fallback: string,
+  parse: (value: string, what: string) => number = toMs,
+): number {
   try {
-    return toMs(value ?? fallback, flag);
+    return parse(value ?? fallback, flag);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

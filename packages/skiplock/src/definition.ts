@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { JobContext } from './context.js';
 import type { Database } from './db.js';
-import { atLeast, MIN_LEASE_MS, toMs, toTimerMs, type Duration } from './duration.js';
+import { toLeaseMs, toTimerMs, type Duration } from './duration.js';
 import { errorPolicy, type ErrorClass, type ErrorPolicy, type RetryRule } from './error-policy.js';
 import { ConfigError, EnqueueError } from './errors.js';
 import { isValidQueueName } from './identifiers.js';
@@ -238,10 +238,7 @@ export function defineJob(options: JobOptions<object, object>): JobDefinition<ob
     maxAttempts: options.maxAttempts ?? 25,
     timeoutMs: options.timeout === undefined ? undefined : toTimerMs(options.timeout, `job "${name}" timeout`),
     backoff: options.backoff ?? 'polynomial',
-    leaseMs:
-      options.lease === undefined
-        ? undefined
-        : atLeast(toMs(options.lease, `job "${name}" lease`), MIN_LEASE_MS, `job "${name}" lease`),
+    leaseMs: options.lease === undefined ? undefined : toLeaseMs(options.lease, `job "${name}" lease`),
     logArgs: options.logArgs ?? false,
     version,
     upgrade: options.upgrade,

@@ -25,7 +25,10 @@ export function toMs(value: number | string, what = 'duration'): number {
 }
 
 /** The shortest lease (a worker's or a job's): heartbeats beat every third of it. */
-export const MIN_LEASE_MS = 100;
+const MIN_LEASE_MS = 100;
+
+/** The shortest poll, rescue or prune interval: shorter ones keep the database busy for nothing. */
+const MIN_INTERVAL_MS = 10;
 
 /** The longest delay Node's timers keep: beyond it they fire after 1 ms. ~24.8 days. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -43,13 +46,21 @@ export function toTimerMs(value: number | string, what: string): number {
   return ms;
 }
 
-/**
- * `ms` (the value of option `what`), refused when under `minMs`: a lease or an interval of nothing
- * would have the worker rescue its own running jobs, or poll, in a loop.
- *
- * @throws ConfigError when `ms` is under `minMs`.
- */
-export function atLeast(ms: number, minMs: number, what: string): number {
+/** `ms` (the value of option `what`); a ConfigError when under `minMs`. */
+function atLeast(ms: number, minMs: number, what: string): number {
   if (ms < minMs) throw new ConfigError(`${what} must be at least ${minMs} ms, got ${ms} ms`);
   return ms;
+}
+
+/**
+ * {@link toMs} for a lease (a worker's or a job's): at least 100 ms. A lease of nothing would have
+ * the worker rescue its own running jobs in a loop. No upper bound: it is an interval in SQL.
+ */
+export function toLeaseMs(value: number | string, what: string): number {
+  return atLeast(toMs(value, what), MIN_LEASE_MS, what);
+}
+
+/** {@link toTimerMs} for a poll, rescue or prune interval: at least 10 ms (none would loop). */
+export function toIntervalMs(value: number | string, what: string): number {
+  return atLeast(toTimerMs(value, what), MIN_INTERVAL_MS, what);
 }

@@ -162,7 +162,7 @@ export async function toInputRows(requests: readonly JobRequest[], config: Enque
   const validating: Array<Promise<unknown>> = [];
   for (const request of requests) if (request.job.schema) validating.push(validateArgs(request));
   if (validating.length > 0) await Promise.all(validating);
-  const seen: Seen = { queue: null, metadata: undefined };
+  const seen: Seen = { queue: undefined, metadata: undefined };
   return requests.map((request) => toInputRow(request, config, seen));
 }
 
@@ -171,8 +171,7 @@ export async function toInputRows(requests: readonly JobRequest[], config: Enque
  * the metadata of a job given none (the caller's trace context, the same for the whole call).
  */
 interface Seen {
-  /** null until a queue was found valid (a queue function's miss is `undefined`, never valid). */
-  queue: string | null;
+  queue: string | undefined;
   metadata: string | undefined;
 }
 
@@ -181,6 +180,7 @@ function toInputRow(request: JobRequest, config: EnqueueConfig, seen: Seen): Inp
   const name = job.name;
   const argsJson = serializeJsonObject(name, request.args, config.maxPayloadBytes, 'args');
   const queue = options.queue ?? job.queueFor(request.args);
+  // Not a string (a queue function's miss: undefined, null) is checked, and refused, every time.
   if (typeof queue !== 'string' || queue !== seen.queue) {
     if (!isValidQueueName(queue)) throw new EnqueueError(name, queueNameProblem(queue));
     seen.queue = queue;
@@ -387,10 +387,10 @@ function countEnqueued(telemetry: Telemetry, results: readonly EnqueueResult[]):
 /**
  * The queues of `extra` that the insert's own notification leaves out: a job due at once (neither
  * `runAt` nor a positive `wait`) and without a unique key (which may turn out a duplicate, inserting
- * nothing) is available, and its queue notified anyway. In a stream of
- * enqueues the queue carried is usually the statement's own, which then needs no carrying. `extra`
- * holds a few queues: looking each up in the rows (usually the first row matches) costs less than
- * collecting the queues of 10,000 rows.
+ * nothing) is available, and its queue notified anyway. In a stream of enqueues the queue carried is
+ * usually the statement's own, which then needs no carrying. `extra` holds a few queues: looking each
+ * up in the rows (usually the first row matches) costs less than collecting the queues of 10,000
+ * rows.
  */
 function queuesToCarry(rows: readonly InputRow[], extra: readonly string[]): readonly string[] {
   return extra.filter(

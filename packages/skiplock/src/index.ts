@@ -24,7 +24,7 @@ export type { EnqueueMiddleware, Middleware, MiddlewareOptions, PerformCall, Per
 export type { KyselyLike } from './transaction.js';
 export type { Database, KyselyExecutor, PgQueryable } from './db.js';
 export type { Duration } from './duration.js';
-export { toMs } from './duration.js';
+export { toMs, toTimerMs } from './duration.js';
 export {
   Admin,
   type CancelResult,

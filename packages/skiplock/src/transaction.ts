@@ -17,9 +17,10 @@ export interface KyselyLike extends KyselyExecutor {
 /**
  * Runs `fn` in a transaction: `db` is what the handler sees as `ctx.db`, `queryable` the same
  * connection for Skiplock's own statements. Commits when `fn` resolves, rolls back when it throws.
- * When `interrupted` rejects (the attempt timed out or was cancelled) the transaction ends at once,
- * rolled back, and `db` runs nothing more: a handler that goes on regardless cannot write outside
- * the transaction, or inside another job's on the same connection.
+ * When `interrupted` rejects while the handler runs (the attempt timed out or was cancelled), this
+ * settles at once and the transaction is rolled back (a pg client's at once, its query cancelled;
+ * Kysely's after the handler's query in flight), and `db` runs nothing more: a handler that goes on
+ * regardless cannot write outside the transaction, or inside another job's on the same connection.
  */
 export type TransactionRunner = (
   fn: (db: JobDatabase, queryable: Queryable) => Promise<void>,
@@ -49,20 +50,20 @@ export function transactionRunner(pool: pg.Pool, kysely: KyselyLike | undefined)
   }
   return (fn, interrupted) =>
     withClient(pool, async (client, discard) => {
-      let interruption: Error | undefined;
-      interrupted.catch((error: unknown) => (interruption = error instanceof Error ? error : new Error('interrupted')));
+      const interruption = interruptionOf(interrupted);
       await client.query('BEGIN');
       try {
         await fn(client, toQueryable(client));
         await client.query('COMMIT');
       } catch (error) {
-        if (interruption === undefined) {
+        const reason = interruption();
+        if (reason === undefined) {
           await client.query('ROLLBACK').catch(() => undefined);
         } else {
           // Not ROLLBACK, which would wait for the handler's query in flight and leave the client
           // usable: its query is cancelled and its connection closed (the server rolls back).
           cancelRunningQuery(pool, client);
-          discard(interruption);
+          discard(reason);
         }
         throw error;
       }
@@ -76,15 +77,11 @@ export function transactionRunner(pool: pg.Pool, kysely: KyselyLike | undefined)
  * and are refused by a proxy. Kysely itself refuses them only once its rollback has finished.
  */
 function refusingOnceRejected(interrupted: Promise<never>): (trx: KyselyTransaction) => JobDatabase {
-  let reason = new Error('interrupted');
-  let refused = false;
-  interrupted.catch((error: unknown) => {
-    if (error instanceof Error) reason = error;
-    refused = true;
-  });
+  const interruption = interruptionOf(interrupted);
   const plugin: KyselyPlugin = {
     transformQuery(args) {
-      if (refused) throw reason;
+      const reason = interruption();
+      if (reason) throw reason;
       return args.node;
     },
     transformResult: (args) => Promise.resolve(args.result),
@@ -93,13 +90,23 @@ function refusingOnceRejected(interrupted: Promise<never>): (trx: KyselyTransact
     new Proxy(trx.withPlugin(plugin), {
       get(target, property) {
         if (property === 'executeQuery') {
-          return (query: CompiledQuery) => (refused ? Promise.reject(reason) : target.executeQuery(query));
+          return (query: CompiledQuery) => {
+            const reason = interruption();
+            return reason ? Promise.reject(reason) : target.executeQuery(query);
+          };
         }
         const value: unknown = Reflect.get(target, property, target);
         // Kysely's methods read private fields: called on the transaction itself, not the proxy.
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },
     }) as unknown as JobDatabase;
+}
+
+/** Follows `interrupted`: the reason it rejected with, once it has (undefined before). */
+function interruptionOf(interrupted: Promise<never>): () => Error | undefined {
+  let reason: Error | undefined;
+  interrupted.catch((error: unknown) => (reason = error instanceof Error ? error : new Error('interrupted')));
+  return () => reason;
 }
 
 /**

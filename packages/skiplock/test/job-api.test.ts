@@ -355,21 +355,26 @@ describe('transactional jobs', () => {
     return rows.length > 0;
   }
 
+  /** A transactional job that times out at once and fails for good. */
+  const TIMES_OUT = { transactional: true, maxAttempts: 1, timeout: '300ms' } as const;
+
+  /** 'written' when a late write succeeds, else its error's `field`. */
+  const written = (write: Promise<unknown>, field: 'name' | 'message') =>
+    write.then(
+      () => 'written',
+      (error: Error) => error[field],
+    );
+
   it('a timed-out handler that goes on writes nothing: its query is cancelled, its connection closed (pg client)', async () => {
     let late: unknown = 'not reached';
     const job = defineJob<{ body: string }>({
       name: 'api.tx-timeout-pg',
-      transactional: true,
-      maxAttempts: 1,
-      timeout: '300ms',
+      ...TIMES_OUT,
       async perform({ body }, ctx) {
         const client = ctx.db as unknown as pg.PoolClient;
         await client.query(`SELECT pg_sleep(3) /* tx-timeout-pg */`).catch(() => undefined);
         // The handler ignores its signal and writes on: before the fix this ran in autocommit.
-        late = await client.query(`INSERT INTO "${t.schema}".notes (body) VALUES ($1)`, [body]).then(
-          () => 'written',
-          (error: Error) => error.message,
-        );
+        late = await written(client.query(`INSERT INTO "${t.schema}".notes (body) VALUES ($1)`, [body]), 'message');
       },
     });
     const started = Date.now();
@@ -393,24 +398,12 @@ describe('transactional jobs', () => {
     const followUp = defineJob({ name: 'api.tx-follow-up', perform() {} });
     const job = defineJob<{ body: string }>({
       name: 'api.tx-timeout-kysely',
-      transactional: true,
-      maxAttempts: 1,
-      timeout: '300ms',
+      ...TIMES_OUT,
       async perform({ body }, ctx) {
         await sql`SELECT pg_sleep(1.5)`.execute(ctx.db);
         // Skiplock's own enqueue runs precompiled SQL (no Kysely plugin sees it): refused too.
-        lateEnqueue = await skiplock.enqueue(followUp, {}, { db: ctx.db }).then(
-          () => 'written',
-          (error: Error) => error.name,
-        );
-        late = await ctx.db
-          .insertInto('notes')
-          .values({ body })
-          .execute()
-          .then(
-            () => 'written',
-            (error: Error) => error.name,
-          );
+        lateEnqueue = await written(skiplock.enqueue(followUp, {}, { db: ctx.db }), 'name');
+        late = await written(ctx.db.insertInto('notes').values({ body }).execute(), 'name');
       },
     });
     try {

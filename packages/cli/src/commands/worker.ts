@@ -1,4 +1,4 @@
-import { Skiplock } from 'skiplock';
+import { Skiplock, toTimerMs } from 'skiplock';
 import { databaseUrl, durationFlag, parseFlags, positiveInteger } from '../args.js';
 import { loadJobs } from '../load-jobs.js';
 import { cliLogger } from '../logging.js';
@@ -33,11 +33,8 @@ export async function workerCommand(argv: string[]): Promise<void> {
     .map((q) => q.trim())
     .filter((q) => q.length > 0);
   if (queues?.length === 0) throw new UsageError('--queues names no queue');
-  const shutdownMs = durationFlag('--shutdown-timeout', flags.string('shutdown-timeout'), '30s');
   // A timer's (Node runs longer ones after 1 ms): checked now, not when the signal comes.
-  if (shutdownMs > 2 ** 31 - 1) {
-    throw new UsageError(`--shutdown-timeout must be at most 2147483647 ms (about 24.8 days), got ${shutdownMs} ms`);
-  }
+  const shutdownMs = durationFlag('--shutdown-timeout', flags.string('shutdown-timeout'), '30s', toTimerMs);
   const lease = durationFlag('--lease', flags.string('lease'), '30s');
   const pollInterval = durationFlag('--poll-interval', flags.string('poll-interval'), '1s');
   const url = databaseUrl('worker');

@@ -293,9 +293,7 @@ class Attempt implements Execution {
   /** Made only when asked for (see {@link outcome}), with what settles it. */
   #promise: Promise<Outcome> | undefined;
   #settle: ((outcome: Outcome) => void) | undefined;
-  /** Set when the outcome is decided (it may still wait for `afterDiscard`): later ends are ignored. */
-  #decided = false;
-  /** A failure's outcome while its `afterDiscard` runs, then every outcome. */
+  /** The outcome once decided (a failure's may still wait for `afterDiscard`): later ends are ignored. */
   #decision: Outcome | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** The arguments the handler got (the stored ones until validated), for `afterDiscard`. */
@@ -374,7 +372,7 @@ class Attempt implements Execution {
 
   #invoke(args: unknown): Promise<void> | void {
     // Interrupted while its arguments were validated: the attempt is over, the handler never starts.
-    if (this.#decided) return;
+    if (this.#decision) return;
     this.#args = args;
     const { middleware } = this.#context;
     if (!this.#definition.transactional) return invokeHandler(this.#definition, args, this.#ctx, middleware);
@@ -394,8 +392,7 @@ class Attempt implements Execution {
   }
 
   #succeeded(): void {
-    if (this.#decided) return;
-    this.#decided = true;
+    if (this.#decision) return;
     if (this.#context.logger.isLevelEnabled('debug')) {
       this.#parts.logger.debug({ ms: Math.round(performance.now() - this.#started) }, 'job completed');
     }
@@ -403,12 +400,11 @@ class Attempt implements Execution {
   }
 
   async #failed(thrown: unknown): Promise<void> {
-    if (this.#decided) return;
-    this.#decided = true;
+    if (this.#decision) return;
     const outcome = safeFailureOutcome(thrown, this.row, this.#definition, this.#context.workerId);
+    this.#decision = outcome;
     const [level, message] = FAILURE_LOG[outcome.state];
     this.#parts.logger[level]({ err: thrown, outcome: outcome.state }, message);
-    this.#decision = outcome;
     if (outcome.state === 'discarded') await runAfterDiscard(this.#definition, this.#args, thrown, this.#ctx);
     this.#end(outcome);
   }

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { AnyJobDefinition } from '../definition.js';
 import { queueNameProblem } from '../definition.js';
-import { atLeast, MAX_TIMER_MS, MIN_LEASE_MS, toMs, toTimerMs, type Duration } from '../duration.js';
+import { MAX_TIMER_MS, toIntervalMs, toLeaseMs, toTimerMs, type Duration } from '../duration.js';
 import type { AdminEnvironment } from '../admin/admin.js';
 import type { JobDatabase } from '../context.js';
 import type { PerformMiddleware } from '../middleware.js';
@@ -102,8 +102,6 @@ export interface WorkerEnvironment extends AdminEnvironment {
 }
 
 const MIN_POOL_SIZE = 3;
-/** The shortest poll or rescue interval: shorter ones keep the database busy for nothing. */
-const MIN_INTERVAL_MS = 10;
 
 /** A heartbeat's row: a held job an operator asked to cancel. */
 interface HeartbeatRow {
@@ -221,16 +219,13 @@ export class Worker {
     this.#claimLoops = Math.min(positiveInteger('claimLoops', options.claimLoops, 2), this.#concurrency);
     this.#completionBatchSize = positiveInteger('completionBatchSize', options.completionBatchSize, 100);
     this.#claimMax = Math.ceil(this.#concurrency / this.#claimLoops);
-    this.#pollMs = atLeast(toTimerMs(options.pollInterval ?? '1s', 'pollInterval'), MIN_INTERVAL_MS, 'pollInterval');
-    this.#leaseMs = atLeast(toMs(options.lease ?? '30s', 'lease'), MIN_LEASE_MS, 'lease');
+    this.#pollMs = toIntervalMs(options.pollInterval ?? '1s', 'pollInterval');
+    this.#leaseMs = toLeaseMs(options.lease ?? '30s', 'lease');
     this.#rescueMs =
       options.rescueInterval === undefined
         ? Math.min(5000, this.#leaseMs / 2)
-        : atLeast(toTimerMs(options.rescueInterval, 'rescueInterval'), MIN_INTERVAL_MS, 'rescueInterval');
-    this.#pruneMs =
-      options.prune === false
-        ? null
-        : atLeast(toTimerMs(options.pruneInterval ?? '1m', 'pruneInterval'), MIN_INTERVAL_MS, 'pruneInterval');
+        : toIntervalMs(options.rescueInterval, 'rescueInterval');
+    this.#pruneMs = options.prune === false ? null : toIntervalMs(options.pruneInterval ?? '1m', 'pruneInterval');
     for (const [name, job] of this.#definitions) this.#leases.set(name, job.leaseMs ?? this.#leaseMs);
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#logger = env.logger.child({ worker: this.id });
@@ -345,8 +340,9 @@ export class Worker {
    * Stops claiming at once, lets running jobs finish within `timeout`, then aborts their signal and
    * puts them back (`available`, attempt not charged). Resolves once every outcome is written, or
    * after a second `timeout` spent failing to write them (while the database is away): those jobs
-   * are then rescued when their lease expires. A claim still waiting in Postgres (on a lock) is given
-   * a `timeout` too, and the teardown (heartbeat, LISTEN connection, deregistration) one more.
+   * are then rescued when their lease expires. A claim still waiting in Postgres (on a lock) shares
+   * the first `timeout` with the running jobs; the teardown (LISTEN connection, timers,
+   * deregistration) gets one more, at least a second.
    */
   stop(options: StopOptions = {}): Promise<void> {
     if (!this.#stopping) {
