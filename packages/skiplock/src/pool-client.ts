@@ -24,3 +24,14 @@ export async function withClient<T>(
     client.release(lost);
   }
 }
+
+/**
+ * Cancels what `client`'s backend is running, from another connection of `pool`; resolves once the
+ * cancel is sent (or could not be: never rejects). The backend's process id is what pg read at
+ * connect (`processID`, untyped in @types/pg); a client without one is left to finish its query.
+ */
+export async function cancelRunningQuery(pool: pg.Pool, client: pg.ClientBase): Promise<void> {
+  const { processID } = client as pg.ClientBase & { processID?: unknown };
+  if (typeof processID !== 'number') return;
+  await pool.query('SELECT pg_cancel_backend($1)', [processID]).catch(() => undefined);
+}

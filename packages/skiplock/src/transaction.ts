@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { CompiledQuery, KyselyPlugin } from 'kysely';
 import type { JobDatabase } from './context.js';
 import { toQueryable, type KyselyExecutor, type Queryable } from './db.js';
-import { withClient } from './pool-client.js';
+import { cancelRunningQuery, withClient } from './pool-client.js';
 
 /** A Kysely transaction: runs queries, and can be given a plugin (see {@link transactionRunner}). */
 interface KyselyTransaction extends KyselyExecutor {
@@ -62,7 +62,7 @@ export function transactionRunner(pool: pg.Pool, kysely: KyselyLike | undefined)
         } else {
           // Not ROLLBACK, which would wait for the handler's query in flight and leave the client
           // usable: its query is cancelled and its connection closed (the server rolls back).
-          cancelRunningQuery(pool, client);
+          void cancelRunningQuery(pool, client);
           discard(reason);
         }
         throw error;
@@ -107,14 +107,4 @@ function interruptionOf(interrupted: Promise<never>): () => Error | undefined {
   let reason: Error | undefined;
   interrupted.catch((error: unknown) => (reason = error instanceof Error ? error : new Error('interrupted')));
   return () => reason;
-}
-
-/**
- * Cancels what `client`'s backend is running, from another connection of `pool`, without waiting.
- * The backend's process id is what pg read at connect (`processID`, untyped in @types/pg); a client
- * without one is left to finish its query, its transaction rolled back when it sees the close.
- */
-function cancelRunningQuery(pool: pg.Pool, client: pg.PoolClient): void {
-  const { processID } = client as pg.PoolClient & { processID?: unknown };
-  if (typeof processID === 'number') pool.query('SELECT pg_cancel_backend($1)', [processID]).catch(() => undefined);
 }

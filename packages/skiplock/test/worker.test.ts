@@ -954,32 +954,37 @@ describe('graceful stop', () => {
     }
   });
 
-  it('a stop ends within its timeouts while a claim and a heartbeat wait on a lock that is never released', async () => {
+  it('a stop ends within its timeouts while a claim, a heartbeat and a rescue wait on a lock that is never released; the worker is deregistered for good', async () => {
     const held = defineJob({ name: 'held-forever', queue: 'held-forever', perform() {} });
-    const worker = await startWorker({ jobs: [held], pollInterval: '1h', lease: '300ms' });
+    const worker = await startWorker({ jobs: [held], pollInterval: '1h', lease: '300ms', rescueInterval: '100ms' });
+    const waitingOnLock = async () => {
+      const { rows } = await t.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`,
+        [`"${t.schema}".jobs`],
+      );
+      return rows[0]?.n ?? 0;
+    };
+    const registered = async (w: Worker) =>
+      (await t.pool.query(`SELECT 1 FROM "${t.schema}".workers WHERE id = $1`, [w.id])).rows.length > 0;
     const locker = await t.pool.connect();
     try {
       await locker.query('BEGIN');
       await locker.query(`LOCK TABLE "${t.schema}".jobs IN EXCLUSIVE MODE`); // claims and heartbeats wait
       await t.pool.query(`SELECT pg_notify($1, 'held-forever')`, [`${t.schema}.jobs`]);
-      await waitFor(
-        async () => {
-          const { rows } = await t.pool.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`,
-            [`"${t.schema}".jobs`],
-          );
-          return (rows[0]?.n ?? 0) >= 2;
-        },
-        { what: 'a claim and a heartbeat waiting on the lock' },
-      );
+      await waitFor(async () => (await waitingOnLock()) >= 3, { what: 'a claim, a heartbeat and a rescue waiting' });
       const started = performance.now();
       await worker.stop({ timeout: '500ms' });
       // At most a timeout for the claim, a second for the outcomes (none here) and one for teardown.
       expect(performance.now() - started).toBeLessThan(3500);
+      // Deregistered at once, although the rescue still waits, and for good: the heartbeat that waited
+      // on the lock was cancelled, it does not write the worker's row back once the lock is gone.
+      expect(await registered(worker)).toBe(false);
     } finally {
       await locker.query('ROLLBACK');
       locker.release();
     }
+    await waitFor(async () => (await waitingOnLock()) === 0, { what: 'the claim and the rescue to end' });
+    expect(await registered(worker)).toBe(false);
   });
 
   it('a stop past the timeout while afterDiscard still runs records the discard, not a release', async () => {

@@ -1,12 +1,15 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { infraBackoffMs } from '../infra-retry.js';
+import { cancelRunningQuery } from '../pool-client.js';
 import { settlesWithin } from './deadline.js';
 
 /** Options of the LISTEN connection. */
 export interface NotifierOptions {
   /** How to connect (a dedicated client, outside the pool). */
   clientConfig: pg.ClientConfig;
+  /** Where to cancel a statement still running on the connection when it is closed. */
+  pool: pg.Pool;
   /** The channels to LISTEN on, each with what to do with a notification's payload. */
   channels: Readonly<Record<string, (payload: string) => void>>;
   /** Called after every (re)connect: jobs may have arrived while nobody listened. */
@@ -15,6 +18,9 @@ export interface NotifierOptions {
   pingIntervalMs: number;
   logger: Logger;
 }
+
+/** How long a cancelled statement gets to end before its connection is closed anyway (dead socket). */
+const CANCEL_GRACE_MS = 500;
 
 /**
  * Holds one LISTEN connection and keeps it alive: a lost connection is reconnected with backoff
@@ -27,6 +33,7 @@ export class Notifier {
   #stopped = false;
   #pingTimer: NodeJS.Timeout | undefined;
   #reconnecting: Promise<void> | undefined;
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(options: NotifierOptions) {
     this.#options = options;
@@ -50,16 +57,32 @@ export class Notifier {
    * here, so that handlers holding every pooled connection cannot hold leases back until they lapse).
    */
   query<Row extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<Row>> | undefined {
-    return this.#client?.query<Row>(text, values);
+    return this.#client && this.#track(this.#client.query<Row>(text, values));
   }
 
-  /** Closes the connection for good. */
+  /**
+   * Closes the connection for good. A statement still running on it (a heartbeat waiting on a lock)
+   * is cancelled and given a moment to end first: closing the socket alone leaves its backend to run
+   * it once the lock is free, so that a heartbeat would register the worker again after it had left.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#pingTimer);
     const client = this.#client;
     this.#client = undefined;
-    await client?.end().catch(() => undefined);
+    if (!client) return;
+    if (this.#inFlight.size > 0) {
+      await cancelRunningQuery(this.#options.pool, client);
+      await settlesWithin(Promise.allSettled(this.#inFlight), CANCEL_GRACE_MS);
+    }
+    await client.end().catch(() => undefined);
+  }
+
+  #track<T>(query: Promise<T>): Promise<T> {
+    this.#inFlight.add(query);
+    const forget = () => this.#inFlight.delete(query);
+    query.then(forget, forget);
+    return query;
   }
 
   async #connect(): Promise<void> {
@@ -117,7 +140,7 @@ export class Notifier {
   #ping(): void {
     const client = this.#client;
     if (!client) return;
-    settlesWithin(client.query('SELECT 1'), this.#options.pingIntervalMs).then(
+    settlesWithin(this.#track(client.query('SELECT 1')), this.#options.pingIntervalMs).then(
       (answered) => {
         if (!answered) this.#lost(client, new Error('LISTEN connection did not answer a ping'));
       },

@@ -189,6 +189,8 @@ export class Worker {
   #starting: Promise<void> | undefined;
   #claimLoopsDone: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
+  #stopHeartbeat: (() => Promise<void>) | undefined;
+  /** Rescue and prune. */
   #stopTimers: Array<() => Promise<void>> = [];
   /** Stops reporting `skiplock.queue.depth` for this worker's queues. */
   #stopDepth: (() => void) | undefined;
@@ -252,6 +254,7 @@ export class Worker {
     });
     this.#notifier = new Notifier({
       clientConfig: env.pool.options,
+      pool: env.pool,
       channels: {
         [env.jobsChannel]: (queue) => {
           if (this.#queues.includes(queue)) this.#wakeup.notify();
@@ -308,16 +311,14 @@ export class Worker {
       const { rows } = await this.#env.pool.query<DepthRow>(depthSql, [this.#queues]);
       return rows;
     });
-    this.#stopTimers = [
-      // A third of the shortest lease; leases of months beat every ~24.8 days (Node's longest timer).
-      every(
-        Math.min(MAX_TIMER_MS, Math.max(50, Math.min(...this.#leases.values()) / 3)),
-        'heartbeat',
-        this.#logger,
-        () => this.#heartbeat(),
-      ),
-      every(this.#rescueMs, 'rescue', this.#logger, () => this.#rescue()),
-    ];
+    // A third of the shortest lease; leases of months beat every ~24.8 days (Node's longest timer).
+    this.#stopHeartbeat = every(
+      Math.min(MAX_TIMER_MS, Math.max(50, Math.min(...this.#leases.values()) / 3)),
+      'heartbeat',
+      this.#logger,
+      () => this.#heartbeat(),
+    );
+    this.#stopTimers = [every(this.#rescueMs, 'rescue', this.#logger, () => this.#rescue())];
     if (this.#pruneMs !== null) this.#stopTimers.push(every(this.#pruneMs, 'prune', this.#logger, () => this.#prune()));
     this.#state = 'running';
     this.#claimLoopsDone = Promise.all(Array.from({ length: this.#claimLoops }, () => this.#runClaimLoop())).then(
@@ -417,14 +418,19 @@ export class Worker {
     this.#logger.info('worker stopped');
   }
 
-  /** Closes the LISTEN connection, stops the timers (after their run in flight), deregisters. */
+  /** Stops the heartbeat, closes the LISTEN connection, deregisters, stops rescue and prune. */
   async #teardown(): Promise<void> {
-    // The LISTEN connection first: closing it ends a heartbeat stuck on it, which the timers wait for.
+    // No new beat from here on. Closing the LISTEN connection cancels the beat in flight on it (one
+    // waiting on a lock would otherwise wait forever, or write the row back after it is deleted).
+    const heartbeatStopped = this.#stopHeartbeat?.();
     await this.#notifier.stop();
-    await Promise.all(this.#stopTimers.map((stopTimer) => stopTimer()));
+    await heartbeatStopped;
     await this.#env.pool.query(deregisterWorkerSql(this.#env.quotedSchema), [this.id]).catch((error: unknown) => {
       this.#logger.warn({ err: error }, 'could not deregister the worker; its row will expire');
     });
+    // Rescue and prune do not write the worker's row: a run of theirs still waiting on a lock does
+    // not hold the deregistration back.
+    await Promise.all(this.#stopTimers.map((stopTimer) => stopTimer()));
   }
 
   /** Slots neither running a job nor promised to a claim in flight. */
