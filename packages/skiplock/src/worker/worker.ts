@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { AnyJobDefinition } from '../definition.js';
 import { queueNameProblem } from '../definition.js';
@@ -14,29 +13,17 @@ import { isValidQueueName } from '../identifiers.js';
 import { infraBackoffMs } from '../infra-retry.js';
 import { byClaimOrder, claimSql, type ClaimedRow } from '../sql/claim.js';
 import { byId, finishSql } from '../sql/finish.js';
-import {
-  heartbeatSql,
-  NOTIFY_QUEUES_SQL,
-  releaseUnknownSql,
-  rescueSql,
-  TRY_MAINTENANCE_LOCK_SQL,
-} from '../sql/lease.js';
+import { heartbeatSql, NOTIFY_QUEUES_SQL, releaseUnknownSql } from '../sql/lease.js';
 import { queueDepthSql } from '../sql/queue-depth.js';
 import { namedStatement, type Statement } from '../sql/statement.js';
-import { deregisterWorkerSql, forgetDeadWorkersSql } from '../sql/workers.js';
+import { deregisterWorkerSql } from '../sql/workers.js';
 import type { DepthRow, Telemetry } from '../telemetry.js';
 import { Completer } from './completer.js';
 import { settlesWithin } from './deadline.js';
-import {
-  afterDiscardOutsideAttempt,
-  execute,
-  type Execution,
-  type ExecutorContext,
-  type OutcomeListener,
-} from './executor.js';
+import { execute, type Execution, type ExecutorContext, type OutcomeListener } from './executor.js';
 import { every } from './maintenance.js';
 import { Notifier } from './notifier.js';
-import { withClient } from '../pool-client.js';
+import { rescue, type RescueContext } from './rescue.js';
 import { prune } from '../prune.js';
 import { Turns } from './turns.js';
 import { Wakeup } from './wakeup.js';
@@ -116,15 +103,6 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
   }
   return chosen;
 }
-
-/** A job rescue took back (or gave up). */
-type RescuedRow = Pick<
-  ClaimedRow,
-  'id' | 'name' | 'queue' | 'args' | 'attempt' | 'max_attempts' | 'metadata' | 'version'
-> & {
-  state: string;
-  locked_by: string | null;
-};
 
 /**
  * Claims batches of due jobs, runs up to `concurrency` handlers, and records their outcomes in
@@ -318,7 +296,14 @@ export class Worker {
       this.#logger,
       () => this.#heartbeat(),
     );
-    this.#stopTimers = [every(this.#rescueMs, 'rescue', this.#logger, () => this.#rescue())];
+    const rescueContext: RescueContext = {
+      env: this.#env,
+      leases: this.#leases,
+      definitions: this.#definitions,
+      logger: this.#logger,
+      db: this.#env.db,
+    };
+    this.#stopTimers = [every(this.#rescueMs, 'rescue', this.#logger, () => rescue(rescueContext))];
     if (this.#pruneMs !== null) this.#stopTimers.push(every(this.#pruneMs, 'prune', this.#logger, () => this.#prune()));
     this.#state = 'running';
     this.#claimLoopsDone = Promise.all(Array.from({ length: this.#claimLoops }, () => this.#runClaimLoop())).then(
@@ -594,49 +579,5 @@ export class Worker {
     const schema = { name: this.#env.schema, quoted: this.#env.quotedSchema };
     const { deleted } = await prune(this.#env.pool, schema, this.#env.retention, { signal: this.#stopPruning.signal });
     if (deleted > 0) this.#logger.info({ deleted }, 'pruned finished jobs past their retention');
-  }
-
-  async #rescue(): Promise<void> {
-    await withClient(this.#env.pool, async (client) => {
-      await client.query('BEGIN');
-      try {
-        const lock = await client.query<{ locked: boolean }>(TRY_MAINTENANCE_LOCK_SQL, [
-          `skiplock.rescue:${this.#env.schema}`,
-        ]);
-        if (lock.rows[0]?.locked) await this.#rescueExpired(client);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    });
-  }
-
-  /** Under the rescue lock: takes back expired leases and wakes the replicas serving their queues. */
-  async #rescueExpired(client: pg.PoolClient): Promise<void> {
-    const rescued = await client.query<RescuedRow>(rescueSql(this.#env.quotedSchema), [1000, [...this.#leases.keys()]]);
-    // Generous: a live worker whose row went anyway re-creates it at its next heartbeat.
-    await client.query(forgetDeadWorkersSql(this.#env.quotedSchema), [
-      Math.max(600_000, 3 * Math.max(...this.#leases.values())),
-    ]);
-    for (const row of rescued.rows) {
-      this.#logger.warn(
-        { jobId: row.id, name: row.name, queue: row.queue, state: row.state },
-        'rescued a job whose lease expired',
-      );
-    }
-    const queues = [...new Set(rescued.rows.filter((row) => row.state === 'available').map((row) => row.queue))];
-    // Wake every replica serving those queues, not only this one.
-    if (queues.length > 0) await client.query(NOTIFY_QUEUES_SQL, [this.#env.jobsChannel, queues]);
-    for (const row of rescued.rows) if (row.state === 'discarded') this.#afterRescueDiscard(row);
-  }
-
-  /** A job whose last attempt lost its lease is given up here: its afterDiscard runs on this worker. */
-  #afterRescueDiscard(row: RescuedRow): void {
-    const definition = this.#definitions.get(row.name);
-    if (!definition?.hooks.afterDiscard) return;
-    const error = new Error(`lease expired on worker ${row.locked_by ?? 'unknown'}`);
-    error.name = 'LeaseExpired';
-    void afterDiscardOutsideAttempt(definition, row, error, this.#logger, this.#env.db);
   }
 }
