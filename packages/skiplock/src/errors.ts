@@ -135,7 +135,12 @@ export class RetryJob extends SkiplockError {
     options: RetryJobOptions = typeof messageOrOptions === 'string' ? {} : messageOrOptions,
   ) {
     super('RETRY_JOB', typeof messageOrOptions === 'string' ? messageOrOptions : 'retry requested by handler', options);
-    this.waitMs = options.wait === undefined ? options.waitMs : toMs(options.wait, 'RetryJob wait');
+    this.waitMs =
+      options.wait !== undefined
+        ? toMs(options.wait, 'RetryJob wait')
+        : options.waitMs === undefined
+          ? undefined
+          : toMs(options.waitMs, 'RetryJob waitMs');
   }
 }
 
@@ -164,9 +169,19 @@ export class SnoozeJob extends SkiplockError {
   }
 }
 
-/** True when `error` is a Skiplock error with `code`, whichever copy of the package threw it. */
+/**
+ * True when `error` is a Skiplock error with `code`, whichever copy of the package threw it. False,
+ * not a throw, for a value that throws when read (a getter, a revoked proxy).
+ */
 export function hasCode(error: unknown, code: SkiplockErrorCode): boolean {
-  return (
-    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code && error instanceof Error
-  );
+  try {
+    return (
+      typeof error === 'object' &&
+      error !== null &&
+      (error as { code?: unknown }).code === code &&
+      error instanceof Error
+    );
+  } catch {
+    return false;
+  }
 }

@@ -1,4 +1,5 @@
 import { toMs, type Duration } from './duration.js';
+import { ConfigError } from './errors.js';
 
 /**
  * How long to wait before the next attempt: `'polynomial'` (attempt⁴ seconds plus jitter, the
@@ -15,9 +16,16 @@ export function polynomialBackoff(attempt: number, random: () => number = Math.r
   return Math.round(base + random() * Math.max(1000, base * 0.1));
 }
 
-/** The delay in ms before the attempt after `attempt`, under `backoff`. */
+/**
+ * The delay in ms before the attempt after `attempt`, under `backoff`. A ConfigError when a backoff
+ * function returns no finite number (NaN from a header that did not parse, undefined).
+ */
 export function retryDelayMs(backoff: Backoff, attempt: number): number {
   if (backoff === 'polynomial') return polynomialBackoff(attempt);
-  if (typeof backoff === 'function') return Math.max(0, backoff(attempt));
-  return toMs(backoff, 'backoff');
+  if (typeof backoff !== 'function') return toMs(backoff, 'backoff');
+  const ms: unknown = backoff(attempt);
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw new ConfigError(`backoff must return a finite number of ms, returned ${String(ms)} for attempt ${attempt}`);
+  }
+  return Math.max(0, ms);
 }

@@ -151,6 +151,7 @@ describe('runJob (unit-testing a handler)', () => {
     perform({ mode }) {
       if (mode === 'retry') throw new RetryJob('later', { waitMs: 1234 });
       if (mode === 'retry-wait') throw new RetryJob({ wait: '2m' });
+      if (mode === 'retry-nan') throw new RetryJob('rate limited', { waitMs: Number('Wed, 21 Oct 2015') * 1000 });
       if (mode === 'discard') throw new DiscardJob('never');
       if (mode === 'snooze') throw new SnoozeJob('1m');
       if (mode === 'fail') throw new Error('boom');
@@ -169,6 +170,12 @@ describe('runJob (unit-testing a handler)', () => {
       state: 'retryable',
       delayMs: 5000,
       error: { message: 'boom', attempt: 1 },
+    });
+    // A wait that is no number is refused where it is written, and the job's backoff decides.
+    expect(await runJob(picky, { mode: 'retry-nan' })).toMatchObject({
+      state: 'retryable',
+      delayMs: 5000,
+      error: { name: 'ConfigError', message: 'RetryJob waitMs must be a non-negative number of milliseconds, got NaN' },
     });
     expect(await runJob(picky, { mode: 'fail' }, { attempt: 25 })).toMatchObject({ state: 'discarded' });
     expect(await runJob(picky, { mode: 'discard' })).toMatchObject({ state: 'discarded', error: { message: 'never' } });

@@ -525,7 +525,47 @@ describe('failures', () => {
     await finished(after.id);
   });
 
-  it('odd failures (non-string message, lone surrogate, throwing or NaN backoff) are each recorded without losing the batch', async () => {
+  it('a handler throwing a value that cannot be read (throwing getters, a revoked proxy) fails its attempt, and the worker carries on', async () => {
+    const explode = () => {
+      throw new Error('do not touch');
+    };
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const hostile: unknown[] = [
+      Object.defineProperty({}, 'code', { get: explode }),
+      Object.defineProperty(new Error('x'), 'message', { get: explode }),
+      Object.assign(new Error(), { message: Object.create(null) as unknown }),
+      revoked.proxy,
+      { [Symbol.for('nodejs.util.inspect.custom')]: explode },
+    ];
+    const nasty = defineJob<{ i: number }>({
+      name: 'nasty-throw',
+      maxAttempts: 1,
+      perform: ({ i }) => {
+        throw hostile[i];
+      },
+    });
+    const ok = defineJob({ name: 'ok-after-nasty', perform() {} });
+    await startWorker({ jobs: [nasty, ok] });
+    const results = await t.skiplock.performAllLater(
+      undefined,
+      hostile.map((_, i) => nasty.with({ i })),
+    );
+    for (const r of results) await finished(r.id, 'discarded');
+    const unreadable = 'a value was thrown that could not be read (reading or rendering it threw)';
+    const recorded = await Promise.all(results.map(async (r) => (await job(r.id)).errors));
+    expect(recorded.map((errors) => errors.map((e) => [e.attempt, e.name, e.message]))).toEqual([
+      [[1, 'NonError', '{} was thrown']], // the getter is not enumerable: not read
+      [[1, 'NonError', unreadable]],
+      [[1, 'NonError', unreadable]],
+      [[1, 'NonError', unreadable]],
+      [[1, 'NonError', unreadable]],
+    ]);
+    const after = await ok.performLater({});
+    await finished(after.id);
+  });
+
+  it('odd failures (non-string message, lone surrogate, a pair cut at the length limit, throwing or NaN backoff) are each recorded without losing the batch', async () => {
     const weird = defineJob<{ kind: string }>({
       name: 'weird',
       maxAttempts: 2,
@@ -536,6 +576,7 @@ describe('failures', () => {
       perform: ({ kind }) => {
         if (kind === 'number-message') throw Object.assign(new Error(), { message: 42 });
         if (kind === 'surrogate') throw new Error('bad \uD800 text');
+        if (kind === 'long') throw new Error(`${'a'.repeat(8191)}😀 tail`);
       },
     });
     const nan = defineJob({
@@ -549,9 +590,10 @@ describe('failures', () => {
       weird.with({ kind: 'surrogate' }),
       weird.with({ kind: 'fine' }),
       nan.with({}),
+      weird.with({ kind: 'long' }, { maxAttempts: 1 }),
     ]);
     await startWorker({ jobs: [weird, nan] });
-    const [numberMessage, surrogate, retried, fine, nanDelay] = results.map((r) => r.id);
+    const [numberMessage, surrogate, retried, fine, nanDelay, long] = results.map((r) => r.id);
     await finished(numberMessage!, 'discarded');
     await finished(surrogate!, 'discarded');
     await finished(retried!, 'retryable');
@@ -559,11 +601,14 @@ describe('failures', () => {
     await finished(nanDelay!, 'retryable');
     expect((await job(numberMessage!)).errors[0]?.message).toBe('42');
     expect((await job(surrogate!)).errors[0]?.message).toBe('bad \uFFFD text');
+    await finished(long!, 'discarded');
+    expect((await job(long!)).errors[0]?.message).toMatch(/^a{8191}\uFFFD… \(6 more characters\)$/);
+    // A backoff that returns no number is one that fails: the default backoff (attempt 1: 1–2 s).
     const { rows } = await t.pool.query(
-      `SELECT run_at > now() + interval '300 days' AS clamped FROM "${t.schema}".jobs WHERE id = $1`,
+      `SELECT run_at - attempted_at < interval '3 seconds' AS defaulted FROM "${t.schema}".jobs WHERE id = $1`,
       [nanDelay],
     );
-    expect(rows[0]).toEqual({ clamped: true });
+    expect(rows[0]).toEqual({ defaulted: true });
   });
 
   it('a payload that fails the schema at perform time is discarded, not retried', async () => {

@@ -12,7 +12,7 @@ import type { ClaimedRow } from '../sql/claim.js';
 import { finishValues } from '../sql/finish.js';
 import type { TransactionRunner } from '../transaction.js';
 import type { Telemetry } from '../telemetry.js';
-import { failureOutcome, type Outcome } from './outcome.js';
+import { describeThrown, failureOutcome, type Outcome } from './outcome.js';
 
 /** Told of an attempt's outcome, once: one function for all of a worker's jobs. */
 export type OutcomeListener = (execution: Execution, outcome: Outcome) => void;
@@ -219,7 +219,25 @@ async function runAfterDiscard(
   try {
     await definition.hooks.afterDiscard?.(args, error, ctx);
   } catch (hookError) {
-    ctx.logger.error({ err: hookError }, 'afterDiscard failed');
+    logThrown(ctx.logger, 'error', hookError, {}, 'afterDiscard failed');
+  }
+}
+
+/**
+ * Logs a value a user's code threw as `err`; one that cannot be serialized (it throws when read: a
+ * getter, a revoked proxy) as its record renders it, rather than throwing from the log call.
+ */
+function logThrown(
+  logger: Logger,
+  level: 'error' | 'warn' | 'info',
+  thrown: unknown,
+  fields: Record<string, unknown>,
+  message: string,
+): void {
+  try {
+    logger[level]({ ...fields, err: thrown }, message);
+  } catch {
+    logger[level]({ ...fields, err: describeThrown(thrown) }, message);
   }
 }
 
@@ -227,12 +245,19 @@ async function runAfterDiscard(
 const NO_POLICY: ErrorPolicy = { retryOn: [], discardOn: [] };
 
 /**
- * The failed attempt's outcome. The user's code it runs may itself throw (a backoff function, a
- * `retryOn` rule's `wait`, an error class's `instanceof`): the attempt is then decided without it,
- * by maxAttempts and the default backoff, rather than left without an outcome (its slot and lease
- * held for good) or thrown out of the worker as an unhandled rejection.
+ * The failed attempt's outcome. The user's code it runs may itself throw (a backoff function, or
+ * one that returns no number of ms, a `retryOn` rule's `wait`, an error class's `instanceof`): the
+ * attempt is then decided without it, by maxAttempts and the default backoff, and a warning says
+ * why, rather than left without an outcome (its slot and lease held for good) or thrown out of the
+ * worker as an unhandled rejection.
  */
-function safeFailureOutcome(thrown: unknown, row: ClaimedRow, definition: AnyJobDefinition, workerId: string): Outcome {
+function safeFailureOutcome(
+  thrown: unknown,
+  row: ClaimedRow,
+  definition: AnyJobDefinition,
+  workerId: string,
+  logger: Logger,
+): Outcome {
   const attempt = {
     attempt: row.attempt,
     maxAttempts: row.max_attempts,
@@ -242,7 +267,8 @@ function safeFailureOutcome(thrown: unknown, row: ClaimedRow, definition: AnyJob
   };
   try {
     return failureOutcome(thrown, attempt);
-  } catch {
+  } catch (policyError) {
+    logThrown(logger, 'warn', policyError, {}, "the job's backoff or error policy failed: the default backoff decides");
     return failureOutcome(thrown, { ...attempt, backoff: 'polynomial', policy: NO_POLICY });
   }
 }
@@ -401,10 +427,10 @@ class Attempt implements Execution {
 
   async #failed(thrown: unknown): Promise<void> {
     if (this.#decision) return;
-    const outcome = safeFailureOutcome(thrown, this.row, this.#definition, this.#context.workerId);
+    const outcome = safeFailureOutcome(thrown, this.row, this.#definition, this.#context.workerId, this.#parts.logger);
     this.#decision = outcome;
     const [level, message] = FAILURE_LOG[outcome.state];
-    this.#parts.logger[level]({ err: thrown, outcome: outcome.state }, message);
+    logThrown(this.#parts.logger, level, thrown, { outcome: outcome.state }, message);
     if (outcome.state === 'discarded') await runAfterDiscard(this.#definition, this.#args, thrown, this.#ctx);
     this.#end(outcome);
   }

@@ -31,11 +31,14 @@ const MAX_TEXT = 8192;
 
 /**
  * Makes any value a string Postgres jsonb accepts: no U+0000, no lone surrogates, bounded length.
- * An error text must never make its own record fail.
+ * An error text must never make its own record fail: it is cut first, then cleaned, so that a cut
+ * through a surrogate pair leaves no half of it behind.
  */
 function storable(value: unknown): string {
-  const text = String(value).replace(LONE_SURROGATE, '\uFFFD').replaceAll('\u0000', '\\u0000');
-  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length - MAX_TEXT} more characters)` : text;
+  const text = String(value);
+  const kept =
+    text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length - MAX_TEXT} more characters)` : text;
+  return kept.replace(LONE_SURROGATE, '\uFFFD').replaceAll('\u0000', '\\u0000');
 }
 
 /** Longest retry delay: a year (Postgres intervals and timers stay far from overflow). */
@@ -46,8 +49,26 @@ function clampDelay(ms: number): number {
   return Number.isFinite(ms) ? Math.min(Math.max(0, ms), MAX_DELAY_MS) : MAX_DELAY_MS;
 }
 
-/** Renders anything a handler threw as a name, a never-empty message and a stack when there is one. */
+/** What is recorded of a thrown value that throws when read (a getter, a revoked proxy, a custom inspect). */
+const UNREADABLE = {
+  name: 'NonError',
+  message: 'a value was thrown that could not be read (reading or rendering it threw)',
+  stack: null,
+} as const;
+
+/**
+ * Renders anything a handler threw as a name, a never-empty message and a stack when there is one;
+ * never throws itself.
+ */
 export function describeThrown(thrown: unknown): { name: string; message: string; stack: string | null } {
+  try {
+    return render(thrown);
+  } catch {
+    return UNREADABLE;
+  }
+}
+
+function render(thrown: unknown): { name: string; message: string; stack: string | null } {
   if (thrown instanceof Error) {
     const name = storable(thrown.name || 'Error');
     return {
