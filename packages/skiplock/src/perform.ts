@@ -47,6 +47,48 @@ export interface InlineOptions {
   signal?: AbortSignal;
   /** `ctx.db` (the instance's). */
   db?: JobDatabase;
+  /** `ctx.id` (`inline-<uuid>`). */
+  id?: string;
+  /** `ctx.queue` (the queue the job would be enqueued on). */
+  queue?: string;
+  /** `ctx.maxAttempts` (the definition's). */
+  maxAttempts?: number;
+}
+
+/** An inline run before its arguments are validated: the handler's context, and the stored arguments. */
+export interface InlineRun {
+  ctx: JobContext;
+  /** The arguments after a JSON round trip, as a worker reads them from the row. */
+  stored: unknown;
+}
+
+/**
+ * Prepares an inline run: the arguments go through JSON (as they would through the database), the
+ * context is built as a worker builds it from a row. Throws what enqueueing `input` would throw.
+ */
+export function prepareInline(
+  definition: AnyJobDefinition,
+  input: unknown,
+  env: InlineEnvironment | undefined,
+  options: InlineOptions = {},
+): InlineRun {
+  const stored = JSON.parse(
+    serializeJsonObject(definition.name, input, env?.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 'args'),
+  ) as unknown;
+  const id = options.id ?? `inline-${randomUUID()}`;
+  const logger = (env?.logger ?? defaultLogger()).child({ jobId: id, name: definition.name, inline: true });
+  const ctx: JobContext = {
+    id,
+    name: definition.name,
+    queue: options.queue ?? definition.queueFor(input),
+    attempt: options.attempt ?? 1,
+    maxAttempts: options.maxAttempts ?? definition.maxAttempts,
+    signal: options.signal ?? new AbortController().signal,
+    logger,
+    metadata: options.metadata ?? {},
+    db: (options.db ?? env?.db) as JobDatabase,
+  };
+  return { ctx, stored };
 }
 
 /**
@@ -60,22 +102,7 @@ export async function performInline(
   env: InlineEnvironment | undefined,
   options: InlineOptions = {},
 ): Promise<void> {
-  const stored = JSON.parse(
-    serializeJsonObject(definition.name, input, env?.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 'args'),
-  ) as unknown;
+  const { ctx, stored } = prepareInline(definition, input, env, options);
   const args = await validateArgs({ job: definition, args: stored });
-  const id = `inline-${randomUUID()}`;
-  const logger = (env?.logger ?? defaultLogger()).child({ jobId: id, name: definition.name, inline: true });
-  const ctx: JobContext = {
-    id,
-    name: definition.name,
-    queue: definition.queue,
-    attempt: options.attempt ?? 1,
-    maxAttempts: definition.maxAttempts,
-    signal: options.signal ?? new AbortController().signal,
-    logger,
-    metadata: options.metadata ?? {},
-    db: (options.db ?? env?.db) as JobDatabase,
-  };
   await invokeHandler(definition, args, ctx, env?.middleware ?? []);
 }

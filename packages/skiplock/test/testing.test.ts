@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineJob, DiscardJob, RetryJob, SnoozeJob } from 'skiplock';
+import { defineJob, DiscardJob, RetryJob, SnoozeJob, type JobContext } from 'skiplock';
 import { drain, expectEnqueued, expectNotEnqueued, runJob, TestAdapter } from 'skiplock/testing';
 import type pg from 'pg';
 import { createTestSchema, type TestSchema } from '../../../test/support/schema.js';
@@ -53,6 +53,24 @@ describe('TestAdapter (in memory)', () => {
     await welcome.performLater({ email: 'x@example.com' });
     expect(await adapter.performEnqueued({ queue: 'default' })).toBe(0);
     expect(await adapter.performEnqueued({ queue: 'mailers' })).toBe(1);
+  });
+
+  it("runs a held job with its own id, queue and max attempts in ctx, as a worker gives a row's", async () => {
+    const seen: Array<Pick<JobContext, 'id' | 'queue' | 'maxAttempts'>> = [];
+    const routed = defineJob<{ big: boolean }>({
+      name: 'testing.routed',
+      queue: ({ big }) => (big ? 'large' : 'small'),
+      perform: (_args, { id, queue, maxAttempts }) => void seen.push({ id, queue, maxAttempts }),
+    });
+    const first = await routed.performLater({ big: true }, { maxAttempts: 3 });
+    await routed.performLater({ big: false });
+    expect(await adapter.performEnqueued()).toBe(2);
+    expect(seen).toEqual([
+      { id: first.id, queue: 'large', maxAttempts: 3 },
+      { id: expect.not.stringMatching(first.id as string) as string, queue: 'small', maxAttempts: 25 },
+    ]);
+    await routed.performNow({ big: true });
+    expect(seen[2]).toMatchObject({ queue: 'large', maxAttempts: 25 });
   });
 
   it('answers duplicate for a held unique key', async () => {
@@ -142,6 +160,63 @@ describe('database helpers, inside a rolled-back transaction', () => {
       ]);
     });
   });
+
+  it("drain gives each job a savepoint: a failed transactional job's writes roll back, a failed statement does not stop the drain", async () => {
+    const note = (text: string) => client.query(`INSERT INTO "${t.schema}".drain_notes VALUES ($1)`, [text]);
+    const atomic = defineJob({
+      name: 'testing.atomic',
+      transactional: true,
+      maxAttempts: 1,
+      async perform() {
+        await note('atomic');
+        throw new Error('after the write');
+      },
+    });
+    const badSql = defineJob({
+      name: 'testing.bad-sql',
+      maxAttempts: 1,
+      async perform() {
+        await note('bad-sql');
+        await client.query('SELECT 1 / 0');
+      },
+    });
+    const halfway = defineJob({
+      name: 'testing.halfway',
+      maxAttempts: 1,
+      async perform() {
+        await note('halfway');
+        throw new Error('after the write');
+      },
+    });
+    const fine = defineJob({ name: 'testing.fine', perform: async () => void (await note('fine')) });
+    await inRolledBackTransaction(async () => {
+      await client.query(`CREATE TABLE "${t.schema}".drain_notes (text text)`);
+      await t.skiplock.performAllLater(client, [atomic.with({}), badSql.with({}), halfway.with({}), fine.with({})]);
+      const { runs } = await drain(client, { schema: t.schema, only: [atomic, badSql, halfway, fine] });
+      expect(runs.map((run) => [run.name, run.state])).toEqual([
+        ['testing.atomic', 'discarded'],
+        ['testing.bad-sql', 'discarded'],
+        ['testing.halfway', 'discarded'],
+        ['testing.fine', 'completed'],
+      ]);
+      const { rows } = await client.query(`SELECT text FROM "${t.schema}".drain_notes ORDER BY text`);
+      // As on a worker: a transactional job's writes went with it; a plain job's write before a
+      // JavaScript error stays. (A failed statement takes the job's earlier writes with it here:
+      // on a worker each statement commits on its own.)
+      expect(rows.map((row: { text: string }) => row.text)).toEqual(['fine', 'halfway']);
+    });
+  });
+  it('drain also runs on a pool, outside any transaction (no savepoints then)', async () => {
+    const once = defineJob({ name: 'testing.on-pool', maxAttempts: 1, perform: () => Promise.reject(new Error('no')) });
+    const ok = defineJob({ name: 'testing.on-pool-ok', perform() {} });
+    await t.skiplock.performAllLater(undefined, [once.with({}), ok.with({})]);
+    try {
+      const { runs } = await drain(t.pool, { schema: t.schema, only: [once, ok] });
+      expect(runs.map((run) => run.state)).toEqual(['discarded', 'completed']);
+    } finally {
+      await t.pool.query(`DELETE FROM "${t.schema}".jobs`);
+    }
+  });
 });
 
 describe('runJob (unit-testing a handler)', () => {
@@ -184,5 +259,33 @@ describe('runJob (unit-testing a handler)', () => {
       state: 'discarded',
       error: { name: 'JobPayloadError' },
     });
+  });
+
+  it("runs afterDiscard when the run discards, and fails at the definition's timeout with its signal aborted", async () => {
+    const discarded: unknown[] = [];
+    let aborted: unknown;
+    const guarded = defineJob<{ mode: string }>({
+      name: 'testing.guarded',
+      timeout: '50ms',
+      afterDiscard: (args, error) => void discarded.push([args, (error as Error).message]),
+      perform: ({ mode }, { signal }) => {
+        if (mode === 'discard') throw new DiscardJob('gone');
+        if (mode === 'fail') throw new Error('transient');
+        return new Promise<void>((resolve) => {
+          signal.addEventListener('abort', () => (aborted = signal.reason));
+          setTimeout(resolve, 2000);
+        });
+      },
+    });
+    expect(await runJob(guarded, { mode: 'fail' })).toMatchObject({ state: 'retryable' });
+    expect(await runJob(guarded, { mode: 'discard' })).toMatchObject({ state: 'discarded' });
+    expect(discarded).toEqual([[{ mode: 'discard' }, 'gone']]);
+    const started = performance.now();
+    expect(await runJob(guarded, { mode: 'hang' })).toMatchObject({
+      state: 'retryable',
+      error: { name: 'JobTimeoutError' },
+    });
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(aborted).toMatchObject({ name: 'JobTimeoutError' });
   });
 });

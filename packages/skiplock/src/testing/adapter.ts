@@ -18,6 +18,8 @@ export interface EnqueuedJob {
   args: Record<string, JsonValue>;
   queue: string;
   priority: number;
+  /** Attempts it may use (the enqueue's option, else the definition's). */
+  maxAttempts: number;
   runAt: Date;
   uniqueKey: string | null;
   metadata: Record<string, JsonValue>;
@@ -116,6 +118,7 @@ export class TestAdapter implements Enqueuer {
           args: JSON.parse(row.args) as Record<string, JsonValue>,
           queue: row.queue,
           priority: row.priority,
+          maxAttempts: row.max_attempts,
           runAt,
           uniqueKey: row.unique_key,
           metadata: JSON.parse(row.metadata) as Record<string, JsonValue>,
@@ -151,7 +154,8 @@ export class TestAdapter implements Enqueuer {
       const held = next;
       this.#jobs = this.#jobs.filter((other) => other !== held);
       ran += 1;
-      await performInline(held.job, held.args, this.inline, { metadata: held.metadata });
+      const { id, queue, maxAttempts, metadata } = held;
+      await performInline(held.job, held.args, this.inline, { id, queue, maxAttempts, metadata });
     }
     return ran;
   }

@@ -137,7 +137,10 @@ async function dueQueues(q: Queryable, schema: string, names: string[], options:
  * middleware-free handler run, recorded outcome), in this process and on `db`, until none is due —
  * jobs that the handlers enqueue included — one at a time, in the order a worker claims them
  * (priority, then run_at, then id). Inside a test's transaction everything it does rolls
- * back with the test. Transactional jobs get `db` itself as `ctx.db`.
+ * back with the test. Transactional jobs get `db` itself as `ctx.db`. Each job runs in a savepoint:
+ * a failed transactional job's writes are undone, a failed plain job's kept (as on a worker) unless
+ * one of its statements failed, which aborts what it wrote (on a worker each statement commits on
+ * its own).
  */
 export async function drain(db: Database, options: DrainOptions = {}): Promise<DrainResult> {
   const q = toQueryable(db);
@@ -173,8 +176,15 @@ export async function drain(db: Database, options: DrainOptions = {}): Promise<D
     for (const row of claimed) {
       const definition = (definitions.get(row.name) ?? definitionNamed(row.name)) as AnyJobDefinition;
       const execution = execute(definition, row, context);
+      const saved = await beginSavepoint(q);
       execution.start();
       const outcome = await execution.outcome;
+      if (saved) {
+        await endSavepoint(
+          q,
+          outcome.state === 'completed' ? 'keep' : definition.transactional ? 'undo' : 'keep if able',
+        );
+      }
       if (!(outcome.state === 'completed' && outcome.recorded)) {
         await q.query(context.finishSql, finishValues([{ id: row.id, attempt: row.attempt, outcome }], DRAIN_WORKER));
       }
@@ -182,6 +192,45 @@ export async function drain(db: Database, options: DrainOptions = {}): Promise<D
     }
   }
   return { runs };
+}
+
+/**
+ * Each job runs inside a savepoint of the caller's transaction, so that a failed job leaves it
+ * usable for the next one and for the outcome's write (a failed statement aborts a transaction).
+ */
+const JOB_SAVEPOINT = 'skiplock_drain_job';
+
+/** Opens the job's savepoint; false when `db` is not in a transaction (a pool: nothing to keep usable). */
+async function beginSavepoint(q: Queryable): Promise<boolean> {
+  try {
+    await q.query(`SAVEPOINT ${JOB_SAVEPOINT}`, []);
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === NO_ACTIVE_TRANSACTION) return false;
+    throw error;
+  }
+}
+
+/** SQLSTATE of a SAVEPOINT outside a transaction block. */
+const NO_ACTIVE_TRANSACTION = '25P01';
+
+/**
+ * Ends the job's savepoint. `undo`: a failed transactional job's writes go, as its transaction
+ * would roll back on a worker. `keep if able`: a failed plain job's writes stay, as its statements
+ * would have committed one by one on a worker, unless a failed statement aborted the transaction:
+ * then they go with it.
+ */
+async function endSavepoint(q: Queryable, how: 'keep' | 'undo' | 'keep if able'): Promise<void> {
+  if (how !== 'undo') {
+    try {
+      await q.query(`RELEASE SAVEPOINT ${JOB_SAVEPOINT}`, []);
+      return;
+    } catch (error) {
+      if (how === 'keep') throw error;
+    }
+  }
+  await q.query(`ROLLBACK TO SAVEPOINT ${JOB_SAVEPOINT}`, []);
+  await q.query(`RELEASE SAVEPOINT ${JOB_SAVEPOINT}`, []);
 }
 
 /** Names of waiting jobs that this process has a definition for. */

@@ -210,7 +210,7 @@ export function afterDiscardOutsideAttempt(
 }
 
 /** Calls the definition's `afterDiscard`; its failure is logged, never thrown. */
-async function runAfterDiscard(
+export async function runAfterDiscard(
   definition: AnyJobDefinition,
   args: unknown,
   error: unknown,
