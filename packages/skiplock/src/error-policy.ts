@@ -10,7 +10,11 @@ export type ErrorClass = abstract new (...args: any[]) => unknown;
 export interface RetryRule {
   /** The error classes this rule covers. */
   on: readonly ErrorClass[];
-  /** Attempts in all for these errors, the first run included (5); then the job is discarded. */
+  /**
+   * The attempt from which an error of these classes discards the job instead of retrying it (5).
+   * It counts every attempt of the job, the first run included, whatever failed the earlier ones
+   * (Active Job counts only the runs that failed with these errors).
+   */
   attempts?: number;
   /** Delay before each retry: a duration, `'polynomial'`, or a function of the attempt (3s). */
   wait?: Backoff;
