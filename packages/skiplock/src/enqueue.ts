@@ -175,16 +175,19 @@ interface Seen {
   metadata: string | undefined;
 }
 
+/** `queue` when it is a queue name jobs of `name` may go to; an EnqueueError that says why not otherwise. */
+export function checkedQueue(name: string, queue: unknown): string {
+  if (!isValidQueueName(queue)) throw new EnqueueError(name, queueNameProblem(queue));
+  return queue;
+}
+
 function toInputRow(request: JobRequest, config: EnqueueConfig, seen: Seen): InputRow {
   const { job, options } = request;
   const name = job.name;
   const argsJson = serializeJsonObject(name, request.args, config.maxPayloadBytes, 'args');
   const queue = options.queue ?? job.queueFor(request.args);
   // Not a string (a queue function's miss: undefined, null) is checked, and refused, every time.
-  if (typeof queue !== 'string' || queue !== seen.queue) {
-    if (!isValidQueueName(queue)) throw new EnqueueError(name, queueNameProblem(queue));
-    seen.queue = queue;
-  }
+  if (typeof queue !== 'string' || queue !== seen.queue) seen.queue = checkedQueue(name, queue);
   const priority = options.priority ?? job.priorityFor(request.args);
   checkInteger(name, 'priority', priority, -32768, 32767);
   const maxAttempts = options.maxAttempts ?? job.maxAttempts;

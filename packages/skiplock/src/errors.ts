@@ -135,13 +135,20 @@ export class RetryJob extends SkiplockError {
     options: RetryJobOptions = typeof messageOrOptions === 'string' ? {} : messageOrOptions,
   ) {
     super('RETRY_JOB', typeof messageOrOptions === 'string' ? messageOrOptions : 'retry requested by handler', options);
-    this.waitMs =
-      options.wait !== undefined
-        ? toMs(options.wait, 'RetryJob wait')
-        : options.waitMs === undefined
-          ? undefined
-          : toMs(options.waitMs, 'RetryJob waitMs');
+    this.waitMs = options.wait === undefined ? requestedWaitMs(options.waitMs) : toMs(options.wait, 'RetryJob wait');
   }
+}
+
+/**
+ * `RetryJob`'s `waitMs`: a moment already past (a `Retry-After` time minus now) is no wait; what is
+ * no finite number (NaN from a header that did not parse) is a ConfigError where it is written.
+ */
+function requestedWaitMs(waitMs: number | undefined): number | undefined {
+  if (waitMs === undefined) return undefined;
+  if (typeof waitMs !== 'number' || !Number.isFinite(waitMs)) {
+    throw new ConfigError(`RetryJob waitMs must be a finite number of milliseconds, got ${String(waitMs)}`);
+  }
+  return Math.max(0, waitMs);
 }
 
 /** Options of {@link RetryJob}. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { JobContext, JobDatabase } from './context.js';
 import type { AnyJobDefinition } from './definition.js';
-import { validateArgs } from './enqueue.js';
+import { checkedQueue, validateArgs } from './enqueue.js';
 import { defaultLogger } from './logger.js';
 import { runChain, type PerformMiddleware } from './middleware.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJsonObject } from './payload.js';
@@ -80,7 +80,7 @@ export function prepareInline(
   const ctx: JobContext = {
     id,
     name: definition.name,
-    queue: options.queue ?? definition.queueFor(input),
+    queue: options.queue ?? checkedQueue(definition.name, definition.queueFor(input)),
     attempt: options.attempt ?? 1,
     maxAttempts: options.maxAttempts ?? definition.maxAttempts,
     signal: options.signal ?? new AbortController().signal,

@@ -71,6 +71,8 @@ describe('TestAdapter (in memory)', () => {
     ]);
     await routed.performNow({ big: true });
     expect(seen[2]).toMatchObject({ queue: 'large', maxAttempts: 25 });
+    const lost = defineJob({ name: 'testing.lost', queue: () => undefined as unknown as string, perform() {} });
+    await expect(lost.performNow({})).rejects.toMatchObject({ code: 'ENQUEUE', message: /queue name undefined/ });
   });
 
   it('answers duplicate for a held unique key', async () => {
@@ -227,6 +229,7 @@ describe('runJob (unit-testing a handler)', () => {
       if (mode === 'retry') throw new RetryJob('later', { waitMs: 1234 });
       if (mode === 'retry-wait') throw new RetryJob({ wait: '2m' });
       if (mode === 'retry-nan') throw new RetryJob('rate limited', { waitMs: Number('Wed, 21 Oct 2015') * 1000 });
+      if (mode === 'retry-past') throw new RetryJob('rate limited', { waitMs: -5 });
       if (mode === 'discard') throw new DiscardJob('never');
       if (mode === 'snooze') throw new SnoozeJob('1m');
       if (mode === 'fail') throw new Error('boom');
@@ -246,11 +249,13 @@ describe('runJob (unit-testing a handler)', () => {
       delayMs: 5000,
       error: { message: 'boom', attempt: 1 },
     });
-    // A wait that is no number is refused where it is written, and the job's backoff decides.
+    // A wait already past is none; one that is no number is refused where it is written, and the
+    // job's backoff decides.
+    expect(await runJob(picky, { mode: 'retry-past' })).toMatchObject({ state: 'retryable', delayMs: 0 });
     expect(await runJob(picky, { mode: 'retry-nan' })).toMatchObject({
       state: 'retryable',
       delayMs: 5000,
-      error: { name: 'ConfigError', message: 'RetryJob waitMs must be a non-negative number of milliseconds, got NaN' },
+      error: { name: 'ConfigError', message: 'RetryJob waitMs must be a finite number of milliseconds, got NaN' },
     });
     expect(await runJob(picky, { mode: 'fail' }, { attempt: 25 })).toMatchObject({ state: 'discarded' });
     expect(await runJob(picky, { mode: 'discard' })).toMatchObject({ state: 'discarded', error: { message: 'never' } });
@@ -287,5 +292,17 @@ describe('runJob (unit-testing a handler)', () => {
     });
     expect(performance.now() - started).toBeLessThan(1000);
     expect(aborted).toMatchObject({ name: 'JobTimeoutError' });
+  });
+
+  it('returns, as a worker records, when the backoff returns no number: the default backoff decides', async () => {
+    const broken = defineJob({
+      name: 'testing.nan-backoff',
+      backoff: () => Number.NaN,
+      perform: () => Promise.reject(new Error('x')),
+    });
+    const result = await runJob(broken, {});
+    expect(result).toMatchObject({ state: 'retryable', error: { message: 'x' } });
+    expect((result as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(1000);
+    expect((result as { delayMs: number }).delayMs).toBeLessThanOrEqual(2000);
   });
 });

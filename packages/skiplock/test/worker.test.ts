@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { defineJob, DiscardJob, Skiplock, type JobContext, type JobDefinition, type Worker } from 'skiplock';
+import { defineJob, DiscardJob, RetryJob, Skiplock, type JobContext, type JobDefinition, type Worker } from 'skiplock';
 import { createTestSchema, idOf, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
 import { useTestSchema } from '../../../test/support/test-file.js';
 
@@ -537,6 +537,7 @@ describe('failures', () => {
       Object.assign(new Error(), { message: Object.create(null) as unknown }),
       revoked.proxy,
       { [Symbol.for('nodejs.util.inspect.custom')]: explode },
+      Object.defineProperty(new RetryJob('wait unreadable'), 'waitMs', { get: explode }),
     ];
     const nasty = defineJob<{ i: number }>({
       name: 'nasty-throw',
@@ -549,9 +550,10 @@ describe('failures', () => {
     await startWorker({ jobs: [nasty, ok] });
     const results = await t.skiplock.performAllLater(
       undefined,
-      hostile.map((_, i) => nasty.with({ i })),
+      // The last with attempts left: its wait is read (and throws), so the default backoff decides.
+      hostile.map((_, i) => nasty.with({ i }, { maxAttempts: i === hostile.length - 1 ? 2 : 1 })),
     );
-    for (const r of results) await finished(r.id, 'discarded');
+    for (const [i, r] of results.entries()) await finished(r.id, i === hostile.length - 1 ? 'retryable' : 'discarded');
     const unreadable = 'a value was thrown that could not be read (reading or rendering it threw)';
     const recorded = await Promise.all(results.map(async (r) => (await job(r.id)).errors));
     expect(recorded.map((errors) => errors.map((e) => [e.attempt, e.name, e.message]))).toEqual([
@@ -560,6 +562,7 @@ describe('failures', () => {
       [[1, 'NonError', unreadable]],
       [[1, 'NonError', unreadable]],
       [[1, 'NonError', unreadable]],
+      [[1, 'RetryJob', 'wait unreadable']],
     ]);
     const after = await ok.performLater({});
     await finished(after.id);

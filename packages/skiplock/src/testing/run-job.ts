@@ -3,7 +3,8 @@ import { validateArgs } from '../enqueue.js';
 import { JobTimeoutError } from '../errors.js';
 import { invokeHandler, prepareInline, type InlineOptions, type InlineRun } from '../perform.js';
 import { runAfterDiscard } from '../worker/executor.js';
-import { failureOutcome, type Outcome } from '../worker/outcome.js';
+import { decideFailure, POLICY_FAILED, type Outcome } from '../worker/outcome.js';
+import { defaultLogger } from '../logger.js';
 
 /** What one run of a handler ended in, as a worker would record it. */
 export type RunJobResult = Exclude<Outcome, { state: 'available' }>;
@@ -47,13 +48,16 @@ export async function runJob<Input>(
     }
     return { state: 'completed' };
   } catch (thrown) {
-    const outcome = failureOutcome(thrown, {
+    const attempt = {
       attempt: options.attempt ?? 1,
       maxAttempts: options.maxAttempts ?? job.maxAttempts,
       backoff: job.backoff,
       policy: job.errorPolicy,
       worker: 'runJob',
-    }) as RunJobResult;
+    };
+    const outcome = decideFailure(thrown, attempt, (policyError) =>
+      (run?.ctx.logger ?? defaultLogger()).warn({ err: policyError }, POLICY_FAILED),
+    ) as RunJobResult;
     if (outcome.state === 'discarded' && run) await runAfterDiscard(job, handlerArgs, thrown, run.ctx);
     return outcome;
   } finally {

@@ -2,7 +2,6 @@ import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { JobContext, JobDatabase } from '../context.js';
 import type { AnyJobDefinition } from '../definition.js';
-import type { ErrorPolicy } from '../error-policy.js';
 import { validateArgs } from '../enqueue.js';
 import { JobTimeoutError, SnoozeJob } from '../errors.js';
 import type { PerformMiddleware } from '../middleware.js';
@@ -12,7 +11,7 @@ import type { ClaimedRow } from '../sql/claim.js';
 import { finishValues } from '../sql/finish.js';
 import type { TransactionRunner } from '../transaction.js';
 import type { Telemetry } from '../telemetry.js';
-import { describeThrown, failureOutcome, type Outcome } from './outcome.js';
+import { decideFailure, describeThrown, POLICY_FAILED, type Outcome } from './outcome.js';
 
 /** Told of an attempt's outcome, once: one function for all of a worker's jobs. */
 export type OutcomeListener = (execution: Execution, outcome: Outcome) => void;
@@ -241,38 +240,6 @@ function logThrown(
   }
 }
 
-/** No `retryOn` or `discardOn`: the job's defaults decide. */
-const NO_POLICY: ErrorPolicy = { retryOn: [], discardOn: [] };
-
-/**
- * The failed attempt's outcome. The user's code it runs may itself throw (a backoff function, or
- * one that returns no number of ms, a `retryOn` rule's `wait`, an error class's `instanceof`): the
- * attempt is then decided without it, by maxAttempts and the default backoff, and a warning says
- * why, rather than left without an outcome (its slot and lease held for good) or thrown out of the
- * worker as an unhandled rejection.
- */
-function safeFailureOutcome(
-  thrown: unknown,
-  row: ClaimedRow,
-  definition: AnyJobDefinition,
-  workerId: string,
-  logger: Logger,
-): Outcome {
-  const attempt = {
-    attempt: row.attempt,
-    maxAttempts: row.max_attempts,
-    backoff: definition.backoff,
-    policy: definition.errorPolicy,
-    worker: workerId,
-  };
-  try {
-    return failureOutcome(thrown, attempt);
-  } catch (policyError) {
-    logThrown(logger, 'warn', policyError, {}, "the job's backoff or error policy failed: the default backoff decides");
-    return failureOutcome(thrown, { ...attempt, backoff: 'polynomial', policy: NO_POLICY });
-  }
-}
-
 /** How each way of failing is logged. */
 const FAILURE_LOG: Record<Outcome['state'], ['error' | 'warn' | 'info', string]> = {
   discarded: ['error', 'job discarded'],
@@ -427,7 +394,16 @@ class Attempt implements Execution {
 
   async #failed(thrown: unknown): Promise<void> {
     if (this.#decision) return;
-    const outcome = safeFailureOutcome(thrown, this.row, this.#definition, this.#context.workerId, this.#parts.logger);
+    const attempt = {
+      attempt: this.row.attempt,
+      maxAttempts: this.row.max_attempts,
+      backoff: this.#definition.backoff,
+      policy: this.#definition.errorPolicy,
+      worker: this.#context.workerId,
+    };
+    const outcome = decideFailure(thrown, attempt, (policyError) =>
+      logThrown(this.#parts.logger, 'warn', policyError, {}, POLICY_FAILED),
+    );
     this.#decision = outcome;
     const [level, message] = FAILURE_LOG[outcome.state];
     logThrown(this.#parts.logger, level, thrown, { outcome: outcome.state }, message);

@@ -64,6 +64,8 @@ export class Notifier {
    * Closes the connection for good. A statement still running on it (a heartbeat waiting on a lock)
    * is cancelled and given a moment to end first: closing the socket alone leaves its backend to run
    * it once the lock is free, so that a heartbeat would register the worker again after it had left.
+   * The moment is bounded (the cancel needs a pool connection, which may not come): then the
+   * connection is closed anyway.
    */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -72,8 +74,11 @@ export class Notifier {
     this.#client = undefined;
     if (!client) return;
     if (this.#inFlight.size > 0) {
-      await cancelRunningQuery(this.#options.pool, client);
-      await settlesWithin(Promise.allSettled(this.#inFlight), CANCEL_GRACE_MS);
+      const cancelled = Promise.all([
+        cancelRunningQuery(this.#options.pool, client),
+        Promise.allSettled(this.#inFlight),
+      ]);
+      await settlesWithin(cancelled, CANCEL_GRACE_MS);
     }
     await client.end().catch(() => undefined);
   }
@@ -114,6 +119,9 @@ export class Notifier {
     if (this.#client !== client || this.#stopped) return;
     this.#client = undefined;
     this.#options.logger.warn({ err: error }, 'LISTEN connection lost; reconnecting');
+    // A statement stuck on it (a ping timed out behind a heartbeat waiting on a lock) would run
+    // once the lock is free, after the close: cancel it too.
+    if (this.#inFlight.size > 0) void cancelRunningQuery(this.#options.pool, client);
     client.end().catch(() => undefined);
     this.#reconnect();
   }

@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { decide, type ErrorPolicy } from '../error-policy.js';
 import { hasCode, type RetryJob, type SnoozeJob } from '../errors.js';
 import { LONE_SURROGATE } from '../payload.js';
-import { retryDelayMs, type Backoff } from '../retry-policy.js';
+import { polynomialBackoff, retryDelayMs, type Backoff } from '../retry-policy.js';
 
 /** One entry of a job's `errors` array (`at` is added by Postgres when it is written). */
 export interface ErrorEntry {
@@ -121,4 +121,33 @@ export function failureOutcome(thrown: unknown, attempt: FailedAttempt): Outcome
     delayMs: clampDelay(requested ?? ruled ?? retryDelayMs(attempt.backoff, attempt.attempt)),
     error,
   };
+}
+
+/** What is logged when a job's own failure handling failed (see {@link decideFailure}). */
+export const POLICY_FAILED = "the job's backoff or error policy failed: the default backoff decides";
+
+/**
+ * {@link failureOutcome}, never throwing. The user's code it runs may itself throw (a backoff
+ * function, or one that returns no number of ms, a `retryOn` rule's `wait`, an error class's
+ * `instanceof`), and so may reading the thrown value (a getter): the attempt is then decided
+ * without them, by the thrown value's Skiplock code, maxAttempts and the default backoff, and
+ * `onPolicyError` is told why, rather than left without an outcome (its slot and lease held for
+ * good) or thrown out of the worker as an unhandled rejection.
+ */
+export function decideFailure(
+  thrown: unknown,
+  attempt: FailedAttempt,
+  onPolicyError: (error: unknown) => void,
+): Outcome {
+  try {
+    return failureOutcome(thrown, attempt);
+  } catch (policyError) {
+    onPolicyError(policyError);
+    const error: ErrorEntry = { attempt: attempt.attempt, worker: attempt.worker, ...describeThrown(thrown) };
+    if (hasCode(thrown, 'JOB_CANCELLED')) return { state: 'cancelled', error };
+    if (hasCode(thrown, 'DISCARD_JOB') || hasCode(thrown, 'JOB_PAYLOAD') || attempt.attempt >= attempt.maxAttempts) {
+      return { state: 'discarded', error };
+    }
+    return { state: 'retryable', delayMs: polynomialBackoff(attempt.attempt), error };
+  }
 }
