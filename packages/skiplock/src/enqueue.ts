@@ -404,12 +404,21 @@ function queuesToCarry(rows: readonly InputRow[], extra: readonly string[]): rea
   );
 }
 
-/** Inserts validated rows in one round trip on `db`, one result per row, in order. */
+/** Rounds of inserting rows whose key's holder finished before it could be read (see insertRows). */
+const MAX_KEY_ROUNDS = 3;
+
+/**
+ * Inserts validated rows in one round trip on `db`, one result per row, in order. A row whose
+ * unique key turned out held by a job committed during the insert (outside its snapshot) is a
+ * duplicate of that job, read in a second statement; when that job finished in between, the key is
+ * free again and the row is inserted again (`round` counts these tries).
+ */
 async function insertRows(
   db: Queryable,
   config: EnqueueConfig,
   rows: readonly InputRow[],
   { notify, extra }: WakeTicket,
+  round = 1,
 ): Promise<EnqueueResult[]> {
   const first = rows[0] as InputRow;
   const shape = rows.some((row) => row.unique_key !== null) ? 'unique' : rows.length === 1 ? 'one' : 'many';
@@ -441,18 +450,35 @@ async function insertRows(
     ]);
     for (const row of found) firstIdByKey.set(row.unique_key, row.id);
   }
-  const results = inserted.map((row, index): EnqueueResult => {
+  const freed: number[] = [];
+  const results = inserted.map((row, index): EnqueueResult | undefined => {
     const input = rows[index] as InputRow;
     if (row.state !== null && row.id !== null) return enqueued(input, row.id, row.state);
     const id = row.id ?? firstIdByKey.get(row.unique_key ?? '');
-    if (id === undefined) {
+    if (id !== undefined) return { status: 'duplicate', id, name: input.name, queue: input.queue };
+    freed.push(index);
+    return undefined;
+  });
+  countEnqueued(
+    config.telemetry,
+    results.filter((result) => result !== undefined),
+  );
+  if (freed.length > 0) {
+    const input = rows[freed[0] as number] as InputRow;
+    if (round >= MAX_KEY_ROUNDS) {
       throw new EnqueueError(
         input.name,
-        `unique key "${row.unique_key}" was taken and then released before it could be read; enqueue again`,
+        `unique key "${input.unique_key}" was taken and released again, over and over`,
       );
     }
-    return { status: 'duplicate', id, name: input.name, queue: input.queue };
-  });
-  countEnqueued(config.telemetry, results);
-  return results;
+    const again = await insertRows(
+      db,
+      config,
+      freed.map((index) => rows[index] as InputRow),
+      { notify, extra: [] },
+      round + 1,
+    );
+    for (const [k, index] of freed.entries()) results[index] = again[k];
+  }
+  return results as EnqueueResult[];
 }

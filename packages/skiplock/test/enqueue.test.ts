@@ -275,6 +275,51 @@ describe('unique keys', () => {
     expect(again.status).toBe('enqueued');
     expect(again.id).not.toBe(first.id);
   });
+
+  it('a key whose holder commits during the insert and finishes before it is read is free: the job is enqueued', async () => {
+    const holder = await t.pool.connect();
+    const racer = await t.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      const held = await t.skiplock.enqueue(welcome, { userId: 'u4' }, { db: holder, uniqueKey: 'welcome:u4' });
+      // The insert's conflict waits for the holder's transaction; once it commits, the holder is
+      // not in the insert's snapshot, so the key's holder is read in a statement of its own. Here
+      // the holder finishes just before that read.
+      const finishHolderFirst = {
+        query: async (config: { text: string; values?: unknown[]; name?: string }) => {
+          if (config.text.includes('unique_key = ANY')) {
+            await t.pool.query(`UPDATE "${t.schema}".jobs SET state = 'completed', finished_at = now() WHERE id = $1`, [
+              held.id,
+            ]);
+          }
+          return racer.query(config);
+        },
+      };
+      const racing = t.skiplock.enqueue(
+        welcome,
+        { userId: 'u4', tags: ['second'] },
+        { db: finishHolderFirst, uniqueKey: 'welcome:u4' },
+      );
+      await waitFor(async () => {
+        const { rows } = await t.pool.query<{ waiting: boolean }>(
+          `SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE pid = $1`,
+          [(racer as unknown as { processID: number }).processID],
+        );
+        return rows[0]?.waiting === true;
+      });
+      await holder.query('COMMIT');
+      const result = await racing;
+      expect(result).toMatchObject({ status: 'enqueued', state: 'available' });
+      expect(result.id).not.toBe(held.id);
+      expect(await jobRows(`unique_key = 'welcome:u4' AND state = 'available'`)).toEqual([
+        expect.objectContaining({ args: { userId: 'u4', tags: ['second'] } }),
+      ]);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+      racer.release();
+    }
+  });
 });
 
 describe('the SQL enqueue function', () => {
