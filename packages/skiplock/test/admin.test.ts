@@ -80,6 +80,16 @@ describe('listing and showing jobs', () => {
     await expect(admin.listJobs({ limit: 0 })).rejects.toThrow(/limit must be an integer from 1 to 1000/);
     await expect(admin.listJobs({ since: 'yesterday' as '1d' })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(admin.getJob('12; DELETE')).rejects.toThrow(/job id must be a positive integer/);
+    // A number past 2^53 is already another id (…993 reads as …992); past bigint no id exists.
+    await expect(admin.deleteJob(Number('9007199254740993'))).rejects.toThrow(
+      /job id 9007199254740992 is not a safe integer: pass ids past 2\^53 as strings/,
+    );
+    await expect(admin.retryJobs({ ids: [Number('9007199254740993')] })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(admin.getJob('9223372036854775808')).rejects.toThrow(
+      /job id must be a positive integer of at most 9223372036854775807, got "9223372036854775808"/,
+    );
+    await expect(admin.listJobs({ after: '9999999999999999999' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(admin.getJob('9223372036854775807')).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
   });
 
   it('shows one job with its arguments and full error history', async () => {
@@ -141,6 +151,43 @@ describe('retry, cancel, delete', () => {
       'cannot be retried while another unfinished job holds its unique key "k"',
     );
     expect(await t.skiplock.admin.retryJobs({ state: 'discarded' })).toBe(0);
+  });
+
+  it('a retry that meets an enqueue of the same unique key committing meanwhile leaves that job, retries the rest', async () => {
+    const keyed = idOf(await noop.performLater({ n: 1 }, { uniqueKey: 'race' }));
+    const [plain] = await seed(1);
+    await setState([keyed, plain as string], 'discarded');
+    const enqueuer = await t.pool.connect();
+    try {
+      await enqueuer.query('BEGIN');
+      await t.skiplock.enqueue(noop, { n: 2 }, { db: enqueuer, uniqueKey: 'race' });
+      const retrying = t.skiplock.admin.retryJobs({ state: 'discarded' });
+      await waitFor(
+        async () => {
+          const { rows } = await t.pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, 'candidates') > 0`,
+          );
+          return (rows[0]?.n ?? 0) > 0;
+        },
+        { what: 'the retry waiting on the uncommitted key' },
+      );
+      await enqueuer.query('COMMIT');
+      expect(await retrying).toBe(1);
+    } finally {
+      enqueuer.release();
+    }
+    expect((await t.skiplock.admin.getJob(keyed)).state).toBe('discarded');
+    expect((await t.skiplock.admin.getJob(plain as string)).state).toBe('available');
+  });
+
+  it('a second cancel of a running job keeps the time of the first request', async () => {
+    const [id] = (await seed(1)) as [string];
+    await setState([id], 'running');
+    expect(await t.skiplock.admin.cancelJob(id)).toEqual({ cancelled: 0, requested: 1 });
+    const first = (await t.skiplock.admin.getJob(id)).cancelRequestedAt;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await t.skiplock.admin.cancelJob(id)).toEqual({ cancelled: 0, requested: 1 });
+    expect((await t.skiplock.admin.getJob(id)).cancelRequestedAt).toEqual(first);
   });
 
   it('retries, cancels and deletes in bulk by filter, across batches', async () => {

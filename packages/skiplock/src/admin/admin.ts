@@ -127,6 +127,8 @@ export interface AdminEnvironment {
 }
 
 const BATCH_SIZE = 1000;
+/** SQLSTATE of a unique index refusing a row. */
+const UNIQUE_VIOLATION = '23505';
 const MAX_BIGINT = '9223372036854775807';
 
 /**
@@ -281,8 +283,12 @@ export class Admin {
       try {
         batch = (await this.#env.pool.query<typeof batch & object>(sql, params)).rows[0];
       } catch (error) {
-        // A deadlock with a worker's batched write: the batch rolled back whole; run it again.
-        if (isTransientError(error) && (error as { code?: string }).code?.startsWith('40') && ++conflicts < 5) continue;
+        // A deadlock with a worker's batched write, or a retry whose unique key an enqueue committing
+        // meanwhile took (its check could not see it yet): the batch rolled back whole; run it again,
+        // and the key's new holder is seen this time.
+        const code = (error as { code?: string }).code;
+        const conflict = (isTransientError(error) && code?.startsWith('40')) || code === UNIQUE_VIOLATION;
+        if (conflict && ++conflicts < 5) continue;
         throw error;
       }
       if (!batch?.lastId) return { changed, running };

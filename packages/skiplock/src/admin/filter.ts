@@ -34,12 +34,22 @@ export interface JobFilter {
 }
 
 const JOB_ID = /^[1-9][0-9]{0,18}$/;
+const MAX_JOB_ID = 9223372036854775807n;
 
-/** Checks a job id (a positive bigint, as a string or a safe integer) and returns it as a string. */
+/**
+ * Checks a job id (a positive bigint, as a string or a safe integer) and returns it as a string. A
+ * number past 2^53 is refused: it has already become another id (9007199254740993 reads as …992).
+ */
 export function jobId(id: string | number): string {
+  if (typeof id === 'number' && Number.isInteger(id) && id > 0 && !Number.isSafeInteger(id)) {
+    throw new InvalidArgumentError(`job id ${String(BigInt(id))} is not a safe integer: pass ids past 2^53 as strings`);
+  }
   const text = String(id);
-  if (!JOB_ID.test(text))
-    throw new InvalidArgumentError(`job id must be a positive integer, got ${JSON.stringify(id)}`);
+  if (!JOB_ID.test(text) || BigInt(text) > MAX_JOB_ID) {
+    throw new InvalidArgumentError(
+      `job id must be a positive integer of at most ${MAX_JOB_ID}, got ${JSON.stringify(id)}`,
+    );
+  }
   return text;
 }
 

@@ -86,8 +86,9 @@ export const RETRY: BatchAction = {
 };
 
 /**
- * Cancel: queued jobs become `cancelled` at once; running jobs get `cancel_requested_at` and their
- * worker is told through the cancel channel (it aborts the job and records `cancelled`).
+ * Cancel: queued jobs become `cancelled` at once; running jobs get `cancel_requested_at` (a second
+ * request keeps the first one's time) and their worker is told through the cancel channel (it
+ * aborts the job and records `cancelled`).
  */
 export const CANCEL: BatchAction = {
   states: ['available', 'scheduled', 'retryable', 'running'],
@@ -95,7 +96,7 @@ export const CANCEL: BatchAction = {
   UPDATE ${schema}.jobs j
      SET state = CASE WHEN j.state = 'running' THEN 'running' ELSE 'cancelled' END,
          finished_at = CASE WHEN j.state = 'running' THEN NULL ELSE now() END,
-         cancel_requested_at = now()
+         cancel_requested_at = coalesce(j.cancel_requested_at, now())
     FROM candidates c
    WHERE j.id = c.id
   RETURNING j.id, j.queue, j.state`,
