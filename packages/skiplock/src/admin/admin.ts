@@ -286,11 +286,12 @@ export class Admin {
         // A deadlock with a worker's batched write, or a retry whose unique key an enqueue committing
         // meanwhile took (its check could not see it yet): the batch rolled back whole; run it again,
         // and the key's new holder is seen this time.
-        const code = (error as { code?: string }).code;
-        const conflict = (isTransientError(error) && code?.startsWith('40')) || code === UNIQUE_VIOLATION;
-        if (conflict && ++conflicts < 5) continue;
+        const { code, constraint } = error as { code?: string; constraint?: string };
+        const keyTaken = code === UNIQUE_VIOLATION && constraint === 'jobs_unique_key_idx';
+        if (((isTransientError(error) && code?.startsWith('40')) || keyTaken) && ++conflicts < 5) continue;
         throw error;
       }
+      conflicts = 0;
       if (!batch?.lastId) return { changed, running };
       changed += batch.changed;
       running += batch.running;

@@ -41,7 +41,13 @@ const MAX_JOB_ID = 9223372036854775807n;
  * number past 2^53 is refused: it has already become another id (9007199254740993 reads as …992).
  */
 export function jobId(id: string | number): string {
-  if (typeof id === 'number' && Number.isInteger(id) && id > 0 && !Number.isSafeInteger(id)) {
+  if (
+    typeof id === 'number' &&
+    Number.isInteger(id) &&
+    id > 0 &&
+    !Number.isSafeInteger(id) &&
+    BigInt(id) <= MAX_JOB_ID
+  ) {
     throw new InvalidArgumentError(`job id ${String(BigInt(id))} is not a safe integer: pass ids past 2^53 as strings`);
   }
   const text = String(id);
