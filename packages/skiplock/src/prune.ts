@@ -46,6 +46,13 @@ export interface PruneOptions {
   signal?: AbortSignal;
 }
 
+/** What one prune batch reports (see `pruneBatchSql`). */
+interface PruneBatch {
+  locked: boolean;
+  deleted: number;
+  last: string | null;
+}
+
 /**
  * Deletes finished jobs past `retention` in small batches, each its own transaction holding row
  * locks only on the rows it deletes, until none is left. One pruner runs at a time per schema.
@@ -60,17 +67,20 @@ export async function prune(
   const sql = pruneBatchSql(schema.quoted);
   const lockKey = `skiplock.prune:${schema.name}`;
   let deleted = 0;
+  let from: string | null = null;
   for (;;) {
-    const result = await pool.query<{ locked: boolean; deleted: number }>(sql, [
+    const result: pg.QueryResult<PruneBatch> = await pool.query<PruneBatch>(sql, [
       lockKey,
       retention.completed,
       retention.discarded,
       retention.cancelled,
       batchSize,
+      from,
     ]);
-    const batch = result.rows[0] ?? { locked: false, deleted: 0 };
+    const batch: PruneBatch = result.rows[0] ?? { locked: false, deleted: 0, last: null };
     if (!batch.locked) return { deleted, ran: deleted > 0 };
     deleted += batch.deleted;
     if (batch.deleted < batchSize || options.signal?.aborted) return { deleted, ran: true };
+    from = batch.last;
   }
 }
