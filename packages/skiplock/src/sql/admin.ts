@@ -40,12 +40,15 @@ export interface BatchAction {
  * many of those are still running. `$3` is the NOTIFY channel when the action notifies.
  */
 export function batchActionSql(schema: string, where: string, action: BatchAction): string {
-  const states = action.states.map((state) => `'${state}'`).join(', ');
+  // One equality per state, not `state IN (…)`: the planner matches each arm of an OR to the
+  // partial index whose predicate it implies and combines them (a queue's retryable, discarded
+  // and cancelled jobs through two indexes); an IN list of states no one index covers is a scan.
+  const states = action.states.map((state) => `state = '${state}'`).join(' OR ');
   const notify = action.notify ? `, (${action.notify(schema, '$3')}) AS notified` : '';
   return `
 WITH candidates AS MATERIALIZED (
   SELECT id, state, unique_key FROM ${schema}.jobs
-   WHERE state IN (${states}) AND ${where} AND id > $2::bigint
+   WHERE (${states}) AND ${where} AND id > $2::bigint
    ORDER BY id
    LIMIT $1
    FOR UPDATE
