@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { waitFor, type TestSchema } from './support/schema.js';
@@ -111,7 +114,7 @@ describe('skiplock CLI', () => {
     [
       ['worker', '--jobs', fileURLToPath(import.meta.url).replace(/[^/]+$/, 'support/processes.ts')],
       { DATABASE_URL: 'postgres://x' },
-      /exports no job definitions|Unknown file extension/,
+      /exports no job definitions|cannot import .*processes\.ts as it is: compile it to \.js, or run with a loader/,
     ],
     [
       ['worker', '--jobs', JOBS, '--concurrency', 'lots'],
@@ -131,6 +134,13 @@ describe('skiplock CLI', () => {
     [['worker', '--frobnicate'], {}, /Unknown option '--frobnicate'/],
     [['migrate', '--schema', 'Bad-Name'], { DATABASE_URL: 'postgres://x' }, /schema name "Bad-Name" is not allowed/],
     [['frobnicate'], {}, /unknown command "frobnicate"/],
+    [['stats'], { DATABASE_URL: '127.0.0.1:5432/test' }, /DATABASE_URL is not a postgres:\/\/ URL/],
+    [['stats'], { DATABASE_URL: 'postgres://h:99999/test' }, /DATABASE_URL is not a postgres:\/\/ URL/],
+    [
+      ['stats'],
+      { DATABASE_URL: 'postgres://x', SKIPLOCK_LOG_LEVEL: 'verbose' },
+      /SKIPLOCK_LOG_LEVEL must be one of trace, .*silent, got "verbose"/,
+    ],
   ])('%j fails with a message that says what was wrong', async (args, env, message) => {
     const p = spawnCli(args, { DATABASE_URL: '', ...env });
     const code = await p.exited;
@@ -149,6 +159,14 @@ describe('skiplock CLI', () => {
     const shutdown = ['--shutdown-timeout', '25d'];
     expect(await spawnCli(['worker', '--jobs', JOBS, '--schema', t.schema, ...shutdown], env).exited).toBe(2);
     expect(await spawnCli(['migrate'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }).exited).toBe(1);
+    expect(await spawnCli(['stats'], { DATABASE_URL: 'localhost/test' }).exited).toBe(2);
+    expect(await spawnCli(['stats'], { ...env, SKIPLOCK_LOG_LEVEL: 'loud' }).exited).toBe(2);
+    // A jobs module that does not load: a runtime failure that names the module, and where.
+    const broken = join(mkdtempSync(join(tmpdir(), 'skiplock-jobs-')), 'broken.mjs');
+    writeFileSync(broken, 'export const sendWelcome = defineJob({\n  name: ;\n');
+    const loading = spawnCli(['worker', '--jobs', broken, '--schema', t.schema], env);
+    expect(await loading.exited).toBe(1);
+    expect(loading.output()).toContain(`--jobs: ${broken} failed to load (${broken}:2): Unexpected token ';'`);
     for (const args of [['--help'], ['worker', '--help'], ['migrate', '--help'], ['dev', '--help']]) {
       const p = spawnCli(args);
       expect(await p.exited).toBe(0);

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { Skiplock, type Admin, type Retention } from 'skiplock';
+import { envLogLevel, Skiplock, type Admin, type Retention } from 'skiplock';
 import { databaseUrl, type Flags } from './args.js';
 
 /**
@@ -16,7 +16,7 @@ export async function withAdmin<T>(
     retention,
     connectionString: databaseUrl(command),
     schema: flags.string('schema'),
-    logger: pino({ level: process.env.SKIPLOCK_LOG_LEVEL ?? 'warn' }, pino.destination(2)),
+    logger: pino({ level: envLogLevel('warn') }, pino.destination(2)),
     poolSize: 2,
     default: false,
   });

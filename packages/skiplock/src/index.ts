@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 export { Skiplock, type SkiplockOptions } from './skiplock.js';
+export { envLogLevel } from './logger.js';
 export {
   defineJob,
   isJobDefinition,
