@@ -2,6 +2,8 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { pino } from 'pino';
+import { defineJob, Skiplock } from 'skiplock';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/ports.js';
 import { waitFor, type TestSchema, idOf } from './support/schema.js';
@@ -77,6 +79,29 @@ describe('skiplock --help', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('skiplock dev --once on a database holding jobs of its own ends once the demo jobs have finished', async () => {
+    const database = `dev_once_${Math.random().toString(36).slice(2, 10)}`;
+    await t.pool.query(`CREATE DATABASE ${database}`);
+    const url = new URL(t.url);
+    url.pathname = `/${database}`;
+    const theirs = new Skiplock({
+      connectionString: url.toString(),
+      logger: pino({ level: 'silent' }),
+      default: false,
+    });
+    try {
+      await theirs.migrate();
+      const foreign = defineJob({ name: 'theirs.nightly', queue: 'nightly', perform() {} });
+      await theirs.enqueue(foreign, {});
+      const p = spawnCli(['dev', '--once'], { DATABASE_URL: url.toString() });
+      expect(await p.exited).toBe(0);
+      expect(p.output()).toContain('every demo job has finished');
+    } finally {
+      await theirs.close();
+      await t.pool.query(`DROP DATABASE ${database} WITH (FORCE)`);
+    }
+  }, 60_000);
 
   it('names every operations command in the main help', async () => {
     const { stdout } = await runCli(['--help']);

@@ -7,7 +7,17 @@ import { cliLogger } from '../logging.js';
 import { exitOnSignal } from '../signals.js';
 import { DEV_HELP } from '../usage.js';
 
-async function progressLine(skiplock: Skiplock): Promise<{ line: string; unfinished: number }> {
+/** How many of the demo's own jobs are not finished yet (other jobs in the schema do not count). */
+async function unfinishedDemoJobs(skiplock: Skiplock, ids: readonly string[]): Promise<number> {
+  const { jobs } = await skiplock.admin.listJobs({
+    ids,
+    state: ['available', 'scheduled', 'running', 'retryable'],
+    limit: 1000,
+  });
+  return jobs.length;
+}
+
+async function progressLine(skiplock: Skiplock): Promise<string> {
   const stats = await skiplock.admin.stats();
   const total = (pick: (q: QueueStats) => number) => stats.reduce((n, q) => n + pick(q), 0);
   const counts = {
@@ -18,10 +28,9 @@ async function progressLine(skiplock: Skiplock): Promise<{ line: string; unfinis
     'completed (5 min)': total((q) => q.completed5m),
     discarded: total((q) => q.discarded),
   };
-  const line = Object.entries(counts)
+  return Object.entries(counts)
     .map(([state, count]) => `${count} ${state}`)
     .join(' · ');
-  return { line, unfinished: counts.available + counts.scheduled + counts.running + counts.retryable };
 }
 
 /** `skiplock dev`: embedded Postgres (unless DATABASE_URL), demo jobs, a worker, progress. */
@@ -72,16 +81,21 @@ export async function devCommand(argv: string[]): Promise<void> {
     buildReport.with({ report: 'weekly-revenue' }, { wait: '10s' }),
     importFile.with({ path: '/tmp/customers.csv' }),
   ]);
+  const ids = results.flatMap((result) => (result.id === null ? [] : [result.id]));
   logger.info({ jobs: results.length }, 'demo jobs enqueued; Ctrl-C to stop');
   await worker.start();
 
   let last = '';
   progress.ticker = setInterval(() => {
-    progressLine(skiplock).then(
+    const tick = async () => {
+      const line = await progressLine(skiplock);
+      return { line, unfinished: flags.bool('once') ? await unfinishedDemoJobs(skiplock, ids) : 1 };
+    };
+    tick().then(
       ({ line, unfinished }) => {
         if (line !== last) process.stdout.write(`progress: ${line}\n`);
         last = line;
-        if (flags.bool('once') && unfinished === 0) {
+        if (unfinished === 0) {
           clearInterval(progress.ticker);
           process.stdout.write('every demo job has finished\n');
           shutdown().then(
