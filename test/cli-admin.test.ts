@@ -287,6 +287,11 @@ describe('skiplock queues, stats, workers, prune', () => {
     expect(await cli('prune', '--discarded', 'forever')).toMatchObject({ code: 0, stdout: 'pruned 0 finished jobs\n' });
     expect(await cli('prune', '--discarded', '2d')).toMatchObject({ code: 0, stdout: 'pruned 1 finished jobs\n' });
     expect(JSON.parse((await cli('prune', '--json')).stdout)).toEqual({ deleted: 0, ran: true });
-    expect((await cli('prune', '--completed', 'soon')).code).toBe(2);
+    expect(await cli('prune', '--completed', 'never')).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(
+        '--completed must look like 500ms, 30s, 10m, 2h or 1d, got "never", or be "forever"',
+      ) as string,
+    });
   });
 });

@@ -1,7 +1,7 @@
 import type { Retention } from 'skiplock';
 import { print, withAdmin } from '../admin-session.js';
 import { durationFlag, parseFlags } from '../args.js';
-import { PRUNE_HELP } from '../usage.js';
+import { PRUNE_HELP, UsageError } from '../usage.js';
 
 const STATES = ['completed', 'discarded', 'cancelled'] as const;
 
@@ -12,7 +12,14 @@ export async function pruneCommand(argv: string[]): Promise<void> {
   const retention: Retention = {};
   for (const state of STATES) {
     const value = flags.string(state);
-    if (value !== undefined) retention[state] = value === 'forever' ? false : durationFlag(`--${state}`, value, value);
+    if (value === 'forever') retention[state] = false;
+    else if (value !== undefined) {
+      try {
+        retention[state] = durationFlag(`--${state}`, value, value);
+      } catch (error) {
+        throw new UsageError(`${(error as Error).message}, or be "forever"`);
+      }
+    }
   }
   const result = await withAdmin('prune', flags, (admin) => admin.prune(), retention);
   print(flags, result, ({ deleted, ran }) =>
