@@ -78,13 +78,9 @@ export function databaseUrl(command: string): string {
       `skiplock ${command}: DATABASE_URL is not set (e.g. DATABASE_URL=postgres://postgres@localhost:5432/app)`,
     );
   }
-  let protocol: string | undefined;
-  try {
-    protocol = new URL(url).protocol;
-  } catch {
-    // Not a URL at all (no scheme, a port out of range): said below, without echoing a password.
-  }
-  if (protocol !== 'postgres:' && protocol !== 'postgresql:' && protocol !== 'socket:') {
+  // The forms pg reads: a postgres:// URL (credentials before an empty host included, as for a
+  // socket in ?host=), socket:, or a socket directory. Said without echoing a password.
+  if (!/^(postgres(ql)?:\/\/|socket:|\/)/.test(url)) {
     throw new UsageError(
       `skiplock ${command}: DATABASE_URL is not a postgres:// URL (e.g. postgres://user:password@localhost:5432/app)`,
     );

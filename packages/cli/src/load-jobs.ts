@@ -20,7 +20,9 @@ function collect(value: unknown, into: Map<string, AnyJobDefinition>, nested: bo
  * `node --check` prints it first.
  */
 function syntaxErrorAt(file: string): string | undefined {
-  const { stderr } = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8' });
+  // Without NODE_OPTIONS: its preloads (a tracer) are user code that need not run, or end, here.
+  const env = { ...process.env, NODE_OPTIONS: '' };
+  const { stderr } = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', env, timeout: 5000 });
   return /^(.+:\d+)$/m.exec(stderr)?.[1];
 }
 
@@ -32,7 +34,7 @@ async function importJobs(modulePath: string, absolute: string): Promise<Record<
   try {
     return (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+    if ((error as { code?: unknown }).code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[mc]?ts$/.test(absolute)) {
       throw new UsageError(
         `--jobs: Node cannot import ${modulePath} as it is: compile it to .js, or run with a loader (NODE_OPTIONS="--import tsx")`,
       );

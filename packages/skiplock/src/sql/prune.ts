@@ -6,7 +6,8 @@
  * longer retention), which the next batch need not read again. Rows another transaction holds are
  * skipped. Runs only if it gets the transaction-level advisory lock `$1`, so one pruner works at a
  * time and the lock is never left behind. Returns whether it had the lock, how many rows it deleted
- * and the last one's `finished_at` (as text: microseconds, which a JavaScript Date would round).
+ * and the last one's `finished_at` (as ISO 8601 text whatever the session's DateStyle: microseconds,
+ * which a JavaScript Date would round).
  */
 export function pruneBatchSql(schema: string): string {
   return `
@@ -28,5 +29,5 @@ WITH lock AS MATERIALIZED (
   DELETE FROM ${schema}.jobs j USING doomed WHERE j.id = doomed.id RETURNING 1
 )
 SELECT (SELECT locked FROM lock) AS locked, (SELECT count(*) FROM gone)::int AS deleted,
-       (SELECT max(finished_at) FROM doomed)::text AS last`;
+       (SELECT to_json(max(finished_at)) #>> '{}' FROM doomed) AS last`;
 }
