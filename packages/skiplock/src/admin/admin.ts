@@ -155,7 +155,10 @@ export class Admin {
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
       throw new InvalidArgumentError(`limit must be an integer from 1 to 1000, got ${options.limit}`);
     }
-    const params: unknown[] = [options.after === undefined ? MAX_BIGINT : jobId(options.after), limit + 1];
+    const params: unknown[] = [
+      options.after === undefined ? MAX_BIGINT : jobId(options.after, 'after (a nextCursor)'),
+      limit + 1,
+    ];
     const where = filterConditions(options, params);
     const result = await this.#env.pool.query<JobSummary>(listJobsSql(this.#env.quotedSchema, where), params);
     const jobs = result.rows.slice(0, limit);

@@ -39,8 +39,9 @@ const MAX_JOB_ID = 9223372036854775807n;
 /**
  * Checks a job id (a positive bigint, as a string or a safe integer) and returns it as a string. A
  * number past 2^53 is refused: it has already become another id (9007199254740993 reads as …992).
+ * `what` names it in the error (a cursor is an id too).
  */
-export function jobId(id: string | number): string {
+export function jobId(id: string | number, what = 'job id'): string {
   if (
     typeof id === 'number' &&
     Number.isInteger(id) &&
@@ -48,12 +49,14 @@ export function jobId(id: string | number): string {
     !Number.isSafeInteger(id) &&
     BigInt(id) <= MAX_JOB_ID
   ) {
-    throw new InvalidArgumentError(`job id ${String(BigInt(id))} is not a safe integer: pass ids past 2^53 as strings`);
+    throw new InvalidArgumentError(
+      `${what} ${String(BigInt(id))} is not a safe integer: pass ids past 2^53 as strings`,
+    );
   }
   const text = String(id);
   if (!JOB_ID.test(text) || BigInt(text) > MAX_JOB_ID) {
     throw new InvalidArgumentError(
-      `job id must be a positive integer of at most ${MAX_JOB_ID}, got ${JSON.stringify(id)}`,
+      `${what} must be a positive integer of at most ${MAX_JOB_ID}, got ${JSON.stringify(id)}`,
     );
   }
   return text;
@@ -103,7 +106,11 @@ export function filterConditions(filter: JobFilter, params: unknown[]): string {
     params.push(value);
     conditions.push(sql(`$${params.length}`));
   };
-  if (filter.ids !== undefined) add((p) => `id = ANY(${p}::bigint[])`, filter.ids.map(jobId));
+  if (filter.ids !== undefined)
+    add(
+      (p) => `id = ANY(${p}::bigint[])`,
+      filter.ids.map((id) => jobId(id)),
+    );
   if (filter.state !== undefined) {
     const states = (typeof filter.state === 'string' ? [filter.state] : filter.state).map(jobState);
     add((p) => `state = ANY(${p}::text[])`, states);
