@@ -23,7 +23,8 @@ Options:
 
 Environment:
   DATABASE_URL        postgres://user:password@host:5432/db (required by every command but dev)
-  SKIPLOCK_LOG_LEVEL  trace, debug, info (default), warn, error, silent
+  SKIPLOCK_LOG_LEVEL  trace, debug, info, warn, error, fatal, silent (default: info; warn for jobs,
+                      queues, stats, workers and prune)
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error.`;
 

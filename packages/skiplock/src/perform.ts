@@ -43,7 +43,7 @@ export interface InlineOptions {
   attempt?: number;
   /** `ctx.metadata` (`{}`). */
   metadata?: JobContext['metadata'];
-  /** `ctx.signal` (never aborted). */
+  /** `ctx.signal` (never aborted; under `runJob`, also aborted at the job's `timeout`). */
   signal?: AbortSignal;
   /** `ctx.db` (the instance's). */
   db?: JobDatabase;
@@ -64,7 +64,9 @@ export interface InlineRun {
 
 /**
  * Prepares an inline run: the arguments go through JSON (as they would through the database), the
- * context is built as a worker builds it from a row. Throws what enqueueing `input` would throw.
+ * context is built as a worker builds it from a row. Throws JobPayloadError for arguments that are
+ * not plain JSON and EnqueueError for a bad queue, as enqueueing would; the caller validates the
+ * schema.
  */
 export function prepareInline(
   definition: AnyJobDefinition,

@@ -89,13 +89,13 @@ export async function devCommand(argv: string[]): Promise<void> {
   progress.ticker = setInterval(() => {
     const tick = async () => {
       const line = await progressLine(skiplock);
-      return { line, unfinished: flags.bool('once') ? await unfinishedDemoJobs(skiplock, ids) : 1 };
+      return { line, finished: flags.bool('once') && (await unfinishedDemoJobs(skiplock, ids)) === 0 };
     };
     tick().then(
-      ({ line, unfinished }) => {
+      ({ line, finished }) => {
         if (line !== last) process.stdout.write(`progress: ${line}\n`);
         last = line;
-        if (unfinished === 0) {
+        if (finished) {
           clearInterval(progress.ticker);
           process.stdout.write('every demo job has finished\n');
           shutdown().then(

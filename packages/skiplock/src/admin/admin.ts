@@ -16,7 +16,7 @@ import {
   type BatchAction,
 } from '../sql/admin.js';
 import { NOTIFY_QUEUES_SQL } from '../sql/lease.js';
-import { filterConditions, jobId, queueName, type JobFilter, type JobState } from './filter.js';
+import { filterConditions, jobId, MAX_JOB_ID, queueName, type JobFilter, type JobState } from './filter.js';
 
 /** A job as listings show it. */
 export interface JobSummary {
@@ -129,7 +129,6 @@ export interface AdminEnvironment {
 const BATCH_SIZE = 1000;
 /** SQLSTATE of a unique index refusing a row. */
 const UNIQUE_VIOLATION = '23505';
-const MAX_BIGINT = '9223372036854775807';
 
 /**
  * Inspects and repairs jobs: the one place the CLI, SQL-minded tools and a dashboard go through.
@@ -156,7 +155,7 @@ export class Admin {
       throw new InvalidArgumentError(`limit must be an integer from 1 to 1000, got ${options.limit}`);
     }
     const params: unknown[] = [
-      options.after === undefined ? MAX_BIGINT : jobId(options.after, 'after (a nextCursor)'),
+      options.after === undefined ? String(MAX_JOB_ID) : jobId(options.after, 'after (a nextCursor)'),
       limit + 1,
     ];
     const where = filterConditions(options, params);

@@ -34,7 +34,8 @@ export interface JobFilter {
 }
 
 const JOB_ID = /^[1-9][0-9]{0,18}$/;
-const MAX_JOB_ID = 9223372036854775807n;
+/** The largest job id (bigint's largest). */
+export const MAX_JOB_ID = 9223372036854775807n;
 
 /**
  * Checks a job id (a positive bigint, as a string or a safe integer) and returns it as a string. A

@@ -101,19 +101,13 @@ export interface FailedAttempt {
  * attempts used up discard; `RetryJob` retries after its own wait, a `retryOn` match after the
  * rule's, anything else after the job's backoff.
  */
-export function failureOutcome(thrown: unknown, attempt: FailedAttempt): Outcome {
+function failureOutcome(thrown: unknown, attempt: FailedAttempt): Outcome {
   if (hasCode(thrown, 'SNOOZE_JOB')) return { state: 'snoozed', delayMs: clampDelay((thrown as SnoozeJob).waitMs) };
   const error: ErrorEntry = { attempt: attempt.attempt, worker: attempt.worker, ...describeThrown(thrown) };
-  if (hasCode(thrown, 'JOB_CANCELLED')) return { state: 'cancelled', error };
+  const forced = forcedOutcome(thrown, attempt, error);
+  if (forced) return forced;
   const decision = decide(attempt.policy, thrown, attempt.attempt);
-  if (
-    hasCode(thrown, 'DISCARD_JOB') ||
-    hasCode(thrown, 'JOB_PAYLOAD') ||
-    decision.kind === 'discard' ||
-    attempt.attempt >= attempt.maxAttempts
-  ) {
-    return { state: 'discarded', error };
-  }
+  if (decision.kind === 'discard') return { state: 'discarded', error };
   const requested = hasCode(thrown, 'RETRY_JOB') ? (thrown as RetryJob).waitMs : undefined;
   const ruled = decision.kind === 'retry' ? decision.delayMs : undefined;
   return {
@@ -121,6 +115,18 @@ export function failureOutcome(thrown: unknown, attempt: FailedAttempt): Outcome
     delayMs: clampDelay(requested ?? ruled ?? retryDelayMs(attempt.backoff, attempt.attempt)),
     error,
   };
+}
+
+/**
+ * The outcomes no error policy changes: an operator's cancel cancels; `DiscardJob`, an invalid
+ * payload or the row's attempts used up discard.
+ */
+function forcedOutcome(thrown: unknown, attempt: FailedAttempt, error: ErrorEntry): Outcome | undefined {
+  if (hasCode(thrown, 'JOB_CANCELLED')) return { state: 'cancelled', error };
+  if (hasCode(thrown, 'DISCARD_JOB') || hasCode(thrown, 'JOB_PAYLOAD') || attempt.attempt >= attempt.maxAttempts) {
+    return { state: 'discarded', error };
+  }
+  return undefined;
 }
 
 /** What is logged when a job's own failure handling failed (see {@link decideFailure}). */
@@ -144,10 +150,12 @@ export function decideFailure(
   } catch (policyError) {
     onPolicyError(policyError);
     const error: ErrorEntry = { attempt: attempt.attempt, worker: attempt.worker, ...describeThrown(thrown) };
-    if (hasCode(thrown, 'JOB_CANCELLED')) return { state: 'cancelled', error };
-    if (hasCode(thrown, 'DISCARD_JOB') || hasCode(thrown, 'JOB_PAYLOAD') || attempt.attempt >= attempt.maxAttempts) {
-      return { state: 'discarded', error };
-    }
-    return { state: 'retryable', delayMs: polynomialBackoff(attempt.attempt), error };
+    return (
+      forcedOutcome(thrown, attempt, error) ?? {
+        state: 'retryable',
+        delayMs: polynomialBackoff(attempt.attempt),
+        error,
+      }
+    );
   }
 }

@@ -1,24 +1,22 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { AnyJobDefinition } from '../definition.js';
-import type { AdminEnvironment } from '../admin/admin.js';
-import type { JobDatabase } from '../context.js';
 import { withClient } from '../pool-client.js';
 import type { ClaimedRow } from '../sql/claim.js';
 import { NOTIFY_QUEUES_SQL, rescueSql, TRY_MAINTENANCE_LOCK_SQL } from '../sql/lease.js';
 import { forgetDeadWorkersSql } from '../sql/workers.js';
 import { afterDiscardOutsideAttempt } from './executor.js';
+import type { WorkerEnvironment } from './worker.js';
 
 /** What a rescue run needs of the worker it runs in. */
 export interface RescueContext {
-  env: Pick<AdminEnvironment, 'pool' | 'schema' | 'quotedSchema' | 'jobsChannel'>;
+  /** `env.db` is `ctx.db` of an `afterDiscard` run for a rescued job. */
+  env: Pick<WorkerEnvironment, 'pool' | 'schema' | 'quotedSchema' | 'jobsChannel' | 'db'>;
   /** Lease in ms per job name the worker runs: only rows of these names are rescued here. */
   leases: ReadonlyMap<string, number>;
   /** The worker's definitions by name (and alias): a discarded job's `afterDiscard` runs here. */
   definitions: ReadonlyMap<string, AnyJobDefinition>;
   logger: Logger;
-  /** `ctx.db` of an `afterDiscard` run for a rescued job. */
-  db: JobDatabase;
 }
 
 /** A job rescue took back (or gave up). */
@@ -76,5 +74,5 @@ function afterRescueDiscard(ctx: RescueContext, row: RescuedRow): void {
   if (!definition?.hooks.afterDiscard) return;
   const error = new Error(`lease expired on worker ${row.locked_by ?? 'unknown'}`);
   error.name = 'LeaseExpired';
-  void afterDiscardOutsideAttempt(definition, row, error, ctx.logger, ctx.db);
+  void afterDiscardOutsideAttempt(definition, row, error, ctx.logger, ctx.env.db);
 }

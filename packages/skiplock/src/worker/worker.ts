@@ -168,8 +168,8 @@ export class Worker {
   #claimLoopsDone: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #stopHeartbeat: (() => Promise<void>) | undefined;
-  /** Rescue and prune. */
-  #stopTimers: Array<() => Promise<void>> = [];
+  /** Stops rescue and prune (the heartbeat has its own). */
+  #stopMaintenance: Array<() => Promise<void>> = [];
   /** Stops reporting `skiplock.queue.depth` for this worker's queues. */
   #stopDepth: (() => void) | undefined;
 
@@ -301,10 +301,10 @@ export class Worker {
       leases: this.#leases,
       definitions: this.#definitions,
       logger: this.#logger,
-      db: this.#env.db,
     };
-    this.#stopTimers = [every(this.#rescueMs, 'rescue', this.#logger, () => rescue(rescueContext))];
-    if (this.#pruneMs !== null) this.#stopTimers.push(every(this.#pruneMs, 'prune', this.#logger, () => this.#prune()));
+    this.#stopMaintenance = [every(this.#rescueMs, 'rescue', this.#logger, () => rescue(rescueContext))];
+    if (this.#pruneMs !== null)
+      this.#stopMaintenance.push(every(this.#pruneMs, 'prune', this.#logger, () => this.#prune()));
     this.#state = 'running';
     this.#claimLoopsDone = Promise.all(Array.from({ length: this.#claimLoops }, () => this.#runClaimLoop())).then(
       () => undefined,
@@ -415,7 +415,7 @@ export class Worker {
     });
     // Rescue and prune do not write the worker's row: a run of theirs still waiting on a lock does
     // not hold the deregistration back.
-    await Promise.all(this.#stopTimers.map((stopTimer) => stopTimer()));
+    await Promise.all(this.#stopMaintenance.map((stopTimer) => stopTimer()));
   }
 
   /** Slots neither running a job nor promised to a claim in flight. */
