@@ -156,15 +156,16 @@ describe('retry, cancel, delete', () => {
     expect(await t.skiplock.admin.retryJobs({ state: 'discarded' })).toBe(0);
   });
 
-  it('a retry that meets an enqueue of the same unique key committing meanwhile leaves that job, retries the rest', async () => {
-    const keyed = idOf(await noop.performLater({ n: 1 }, { uniqueKey: 'race' }));
-    const [plain] = await seed(1);
-    await setState([keyed, plain as string], 'discarded');
+  /**
+   * Runs `retry` while an enqueue of `key` waits uncommitted, once the retry waits on it, then
+   * commits the enqueue; returns how the retry ended.
+   */
+  async function retryRacingEnqueue<T>(key: string, retry: () => Promise<T>): Promise<PromiseSettledResult<T>> {
     const enqueuer = await t.pool.connect();
     try {
       await enqueuer.query('BEGIN');
-      await t.skiplock.enqueue(noop, { n: 2 }, { db: enqueuer, uniqueKey: 'race' });
-      const retrying = t.skiplock.admin.retryJobs({ state: 'discarded' });
+      await t.skiplock.enqueue(noop, { n: 2 }, { db: enqueuer, uniqueKey: key });
+      const retrying = Promise.allSettled([retry()]);
       await waitFor(
         async () => {
           const { rows } = await t.pool.query<{ n: number }>(
@@ -175,12 +176,30 @@ describe('retry, cancel, delete', () => {
         { what: 'the retry waiting on the uncommitted key' },
       );
       await enqueuer.query('COMMIT');
-      expect(await retrying).toBe(1);
+      return (await retrying)[0];
     } finally {
       enqueuer.release();
     }
+  }
+
+  it('a retry that meets an enqueue of the same unique key committing meanwhile leaves that job, retries the rest', async () => {
+    const keyed = idOf(await noop.performLater({ n: 1 }, { uniqueKey: 'race' }));
+    const [plain] = await seed(1);
+    await setState([keyed, plain as string], 'discarded');
+    expect(await retryRacingEnqueue('race', () => t.skiplock.admin.retryJobs({ state: 'discarded' }))).toEqual({
+      status: 'fulfilled',
+      value: 1,
+    });
     expect((await t.skiplock.admin.getJob(keyed)).state).toBe('discarded');
     expect((await t.skiplock.admin.getJob(plain as string)).state).toBe('available');
+    // One job: the error a held key gets, not the database's.
+    const alone = idOf(await noop.performLater({ n: 3 }, { uniqueKey: 'race-alone' }));
+    await setState([alone], 'discarded');
+    const single = await retryRacingEnqueue('race-alone', () => t.skiplock.admin.retryJob(alone));
+    expect(single).toMatchObject({ status: 'rejected', reason: expect.any(JobStateError) as unknown });
+    expect((single as PromiseRejectedResult).reason).toMatchObject({
+      message: `job ${alone} cannot be retried while another unfinished job holds its unique key "race-alone"`,
+    });
   });
 
   it('a second cancel of a running job keeps the time of the first request', async () => {
