@@ -54,6 +54,17 @@ export async function createTestSchema(
   };
 }
 
+/** How many backends wait on a lock in a statement whose text contains every one of `fragments`. */
+export async function lockWaiters(pool: pg.Pool, ...fragments: string[]): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()
+        AND (SELECT bool_and(strpos(query, fragment) > 0) FROM unnest($1::text[]) AS fragment)`,
+    [fragments],
+  );
+  return rows[0]?.n ?? 0;
+}
+
 /** Polls `check` until it returns true (or a value that is not false/undefined); fails after `timeoutMs`. */
 export async function waitFor<T>(
   check: () => Promise<T | false | undefined>,

@@ -371,12 +371,15 @@ function enqueued({ name, queue }: InputRow, id: string, state: 'available' | 's
   return { status: 'enqueued', id, state, name, queue };
 }
 
-/** Counts the jobs an insert wrote: one counter update per run of results of one queue and name. */
-function countEnqueued(telemetry: Telemetry, results: readonly EnqueueResult[]): void {
+/**
+ * Counts the jobs an insert wrote: one counter update per run of results of one queue and name
+ * (undefined: a row still to be inserted again, counted then).
+ */
+function countEnqueued(telemetry: Telemetry, results: readonly (EnqueueResult | undefined)[]): void {
   let last: EnqueueResult | undefined;
   let run = 0;
   for (const result of results) {
-    if (result.status !== 'enqueued') continue;
+    if (result?.status !== 'enqueued') continue;
     if (last && (result.queue !== last.queue || result.name !== last.name)) {
       telemetry.recordEnqueued(last.queue, last.name, run);
       run = 0;
@@ -459,10 +462,7 @@ async function insertRows(
     freed.push(index);
     return undefined;
   });
-  countEnqueued(
-    config.telemetry,
-    results.filter((result) => result !== undefined),
-  );
+  countEnqueued(config.telemetry, results);
   if (freed.length > 0) {
     const input = rows[freed[0] as number] as InputRow;
     if (round >= MAX_KEY_ROUNDS) {

@@ -4,6 +4,7 @@ import { runner } from 'node-pg-migrate';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { SchemaVersionError } from './errors.js';
+import { quoteSchema } from './identifiers.js';
 
 /** Where the package's migrations are (copied from the repository's `migrations/` at build). */
 const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
@@ -48,7 +49,7 @@ export async function runMigrations(
   count = Infinity,
 ): Promise<Array<{ name: string }>> {
   const found = await client.query<{ exists: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS exists', [
-    `"${schema}"`,
+    quoteSchema(schema),
   ]);
   return runner({
     dbClient: client,

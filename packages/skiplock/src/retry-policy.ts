@@ -27,5 +27,5 @@ export function retryDelayMs(backoff: Backoff, attempt: number): number {
   if (typeof ms !== 'number' || !Number.isFinite(ms)) {
     throw new ConfigError(`backoff must return a finite number of ms, returned ${String(ms)} for attempt ${attempt}`);
   }
-  return Math.max(0, ms);
+  return ms; // a negative one is clamped to 0 with every delay (see clampDelay)
 }

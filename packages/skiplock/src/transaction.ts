@@ -17,8 +17,8 @@ export interface KyselyLike extends KyselyExecutor {
 /**
  * Runs `fn` in a transaction: `db` is what the handler sees as `ctx.db`, `queryable` the same
  * connection for Skiplock's own statements. Commits when `fn` resolves, rolls back when it throws.
- * When `interrupted` rejects while the handler runs (the attempt timed out or was cancelled), this
- * settles at once and the transaction is rolled back (a pg client's at once, its query cancelled;
+ * When `interrupted` rejects while the handler runs (the attempt timed out or was cancelled), the
+ * caller's race makes `fn` reject at once, this settles then, and the transaction is rolled back (a pg client's at once, its query cancelled;
  * Kysely's after the handler's query in flight), and `db` runs nothing more: a handler that goes on
  * regardless cannot write outside the transaction, or inside another job's on the same connection.
  */

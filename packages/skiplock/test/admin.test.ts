@@ -1,6 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defineJob, InvalidArgumentError, JobNotFoundError, JobStateError, type JobState } from 'skiplock';
-import { createTestSchema, idOf, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
+import {
+  createTestSchema,
+  idOf,
+  lockWaiters,
+  stateCounts,
+  waitFor,
+  type TestSchema,
+} from '../../../test/support/schema.js';
 import { useTestSchema } from '../../../test/support/test-file.js';
 
 const file = useTestSchema(['jobs', 'queues']);
@@ -166,15 +173,9 @@ describe('retry, cancel, delete', () => {
       await enqueuer.query('BEGIN');
       await t.skiplock.enqueue(noop, { n: 2 }, { db: enqueuer, uniqueKey: key });
       const retrying = Promise.allSettled([retry()]);
-      await waitFor(
-        async () => {
-          const { rows } = await t.pool.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, 'candidates') > 0`,
-          );
-          return (rows[0]?.n ?? 0) > 0;
-        },
-        { what: 'the retry waiting on the uncommitted key' },
-      );
+      await waitFor(async () => (await lockWaiters(t.pool, 'candidates')) > 0, {
+        what: 'the retry waiting on the uncommitted key',
+      });
       await enqueuer.query('COMMIT');
       return (await retrying)[0];
     } finally {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { pino } from 'pino';
 import { defineJob, Skiplock, type JobPayloadError } from 'skiplock';
-import { createTestSchema, idOf, waitFor, type TestSchema } from '../../../test/support/schema.js';
+import { createTestSchema, idOf, lockWaiters, waitFor, type TestSchema } from '../../../test/support/schema.js';
 
 let t: TestSchema;
 beforeAll(async () => {
@@ -300,13 +300,7 @@ describe('unique keys', () => {
         { userId: 'u4', tags: ['second'] },
         { db: finishHolderFirst, uniqueKey: 'welcome:u4' },
       );
-      await waitFor(async () => {
-        const { rows } = await t.pool.query<{ waiting: boolean }>(
-          `SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE pid = $1`,
-          [(racer as unknown as { processID: number }).processID],
-        );
-        return rows[0]?.waiting === true;
-      });
+      await waitFor(async () => (await lockWaiters(t.pool, `"${t.schema}".jobs`)) > 0);
       await holder.query('COMMIT');
       const result = await racing;
       expect(result).toMatchObject({ status: 'enqueued', state: 'available' });

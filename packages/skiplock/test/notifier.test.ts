@@ -1,21 +1,15 @@
-import pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Notifier } from '../src/worker/notifier.js';
-import { createTestSchema, type TestSchema } from '../../../test/support/schema.js';
-
-let t: TestSchema;
-beforeAll(async () => {
-  t = await createTestSchema();
-});
-afterAll(() => t.drop());
+import { databaseUrl, testPool } from '../../../test/support/schema.js';
 
 describe('Notifier', () => {
   it('stop closes the connection within its grace when the cancel of its statement cannot get a pool connection', async () => {
-    const starved = new pg.Pool({ connectionString: t.url, max: 1 });
+    const url = databaseUrl();
+    const starved = testPool(url, 1);
     const holder = await starved.connect(); // the cancel waits for this one
     const notifier = new Notifier({
-      clientConfig: { connectionString: t.url },
+      clientConfig: { connectionString: url },
       pool: starved,
       channels: {},
       onConnect: () => undefined,

@@ -3,7 +3,14 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { defineJob, DiscardJob, RetryJob, Skiplock, type JobContext, type JobDefinition, type Worker } from 'skiplock';
-import { createTestSchema, idOf, stateCounts, waitFor, type TestSchema } from '../../../test/support/schema.js';
+import {
+  createTestSchema,
+  idOf,
+  lockWaiters,
+  stateCounts,
+  waitFor,
+  type TestSchema,
+} from '../../../test/support/schema.js';
 import { useTestSchema } from '../../../test/support/test-file.js';
 
 const silent = pino({ level: 'silent' });
@@ -496,21 +503,30 @@ describe('failures', () => {
     ]);
   });
 
-  it('a handler throwing a non-Error is a failed attempt with a readable message, and the worker carries on', async () => {
-    const thrown: unknown[] = ['plain string', undefined, { code: 42, reason: 'weird' }, null, ''];
-    const odd = defineJob<{ i: number }>({
-      name: 'odd-throw',
-      maxAttempts: 1,
+  /**
+   * Starts a worker for job `name`, which throws `values[i]` when run with `{ i }`, and enqueues one
+   * per value (`maxAttempts(i)` attempts each); returns their results, and a check that the worker
+   * still runs a job afterwards.
+   */
+  async function throwEach(name: string, values: readonly unknown[], maxAttempts: (i: number) => number = () => 1) {
+    const thrower = defineJob<{ i: number }>({
+      name,
       perform: ({ i }) => {
-        throw thrown[i];
+        throw values[i];
       },
     });
-    const ok = defineJob({ name: 'ok-after', perform() {} });
-    await startWorker({ jobs: [odd, ok] });
+    const ok = defineJob({ name: `${name}.ok`, perform() {} });
+    await startWorker({ jobs: [thrower, ok] });
     const results = await t.skiplock.performAllLater(
       undefined,
-      thrown.map((_, i) => odd.with({ i })),
+      values.map((_, i) => thrower.with({ i }, { maxAttempts: maxAttempts(i) })),
     );
+    return { results, carriesOn: async () => finished((await ok.performLater({})).id) };
+  }
+
+  it('a handler throwing a non-Error is a failed attempt with a readable message, and the worker carries on', async () => {
+    const thrown: unknown[] = ['plain string', undefined, { code: 42, reason: 'weird' }, null, ''];
+    const { results, carriesOn } = await throwEach('odd-throw', thrown);
     for (const r of results) await finished(r.id, 'discarded');
     const messages = await Promise.all(results.map(async (r) => (await job(r.id)).errors[0]));
     expect(messages.map((e) => e?.message)).toEqual([
@@ -521,8 +537,7 @@ describe('failures', () => {
       'an empty string was thrown',
     ]);
     expect(messages.every((e) => e?.name === 'NonError')).toBe(true);
-    const after = await ok.performLater({});
-    await finished(after.id);
+    await carriesOn();
   });
 
   it('a handler throwing a value that cannot be read (throwing getters, a revoked proxy) fails its attempt, and the worker carries on', async () => {
@@ -539,21 +554,10 @@ describe('failures', () => {
       { [Symbol.for('nodejs.util.inspect.custom')]: explode },
       Object.defineProperty(new RetryJob('wait unreadable'), 'waitMs', { get: explode }),
     ];
-    const nasty = defineJob<{ i: number }>({
-      name: 'nasty-throw',
-      maxAttempts: 1,
-      perform: ({ i }) => {
-        throw hostile[i];
-      },
-    });
-    const ok = defineJob({ name: 'ok-after-nasty', perform() {} });
-    await startWorker({ jobs: [nasty, ok] });
-    const results = await t.skiplock.performAllLater(
-      undefined,
-      // The last with attempts left: its wait is read (and throws), so the default backoff decides.
-      hostile.map((_, i) => nasty.with({ i }, { maxAttempts: i === hostile.length - 1 ? 2 : 1 })),
-    );
-    for (const [i, r] of results.entries()) await finished(r.id, i === hostile.length - 1 ? 'retryable' : 'discarded');
+    // The last with attempts left: its wait is read (and throws), so the default backoff decides.
+    const last = hostile.length - 1;
+    const { results, carriesOn } = await throwEach('nasty-throw', hostile, (i) => (i === last ? 2 : 1));
+    for (const [i, r] of results.entries()) await finished(r.id, i === last ? 'retryable' : 'discarded');
     const unreadable = 'a value was thrown that could not be read (reading or rendering it threw)';
     const recorded = await Promise.all(results.map(async (r) => (await job(r.id)).errors));
     expect(recorded.map((errors) => errors.map((e) => [e.attempt, e.name, e.message]))).toEqual([
@@ -564,8 +568,7 @@ describe('failures', () => {
       [[1, 'NonError', unreadable]],
       [[1, 'RetryJob', 'wait unreadable']],
     ]);
-    const after = await ok.performLater({});
-    await finished(after.id);
+    await carriesOn();
   });
 
   it('odd failures (non-string message, lone surrogate, a pair cut at the length limit, throwing or NaN backoff) are each recorded without losing the batch', async () => {
@@ -974,14 +977,7 @@ describe('graceful stop', () => {
     const held = defineJob({ name: 'held', queue: 'held', perform() {} });
     const worker = await startWorker({ jobs: [held], pollInterval: '1h', concurrency: 2 });
     await new Promise((resolve) => setTimeout(resolve, 200)); // past the claims at start: both loops asleep
-    const claimsInPostgres = async () => {
-      const { rows } = await t.pool.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0 AND strpos(query, 'SKIP LOCKED') > 0`,
-        [`"${t.schema}".jobs`],
-      );
-      return (rows[0] as { n: number }).n;
-    };
+    const claimsInPostgres = () => lockWaiters(t.pool, `"${t.schema}".jobs`, 'SKIP LOCKED');
     const locker = await t.pool.connect();
     try {
       await locker.query('BEGIN');
@@ -1005,13 +1001,7 @@ describe('graceful stop', () => {
   it('a stop ends within its timeouts while a claim, a heartbeat and a rescue wait on a lock that is never released; the worker is deregistered for good', async () => {
     const held = defineJob({ name: 'held-forever', queue: 'held-forever', perform() {} });
     const worker = await startWorker({ jobs: [held], pollInterval: '1h', lease: '300ms', rescueInterval: '100ms' });
-    const waitingOnLock = async () => {
-      const { rows } = await t.pool.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`,
-        [`"${t.schema}".jobs`],
-      );
-      return rows[0]?.n ?? 0;
-    };
+    const waitingOnLock = () => lockWaiters(t.pool, `"${t.schema}".jobs`);
     const registered = async (w: Worker) =>
       (await t.pool.query(`SELECT 1 FROM "${t.schema}".workers WHERE id = $1`, [w.id])).rows.length > 0;
     const locker = await t.pool.connect();

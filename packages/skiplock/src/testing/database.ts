@@ -148,6 +148,8 @@ export async function drain(db: Database, options: DrainOptions = {}): Promise<D
   const definitions = new Map<string, AnyJobDefinition>();
   for (const job of options.only ?? []) for (const name of [job.name, ...job.aliases]) definitions.set(name, job);
   const runs: DrainResult['runs'] = [];
+  // Whether `db` is in a transaction (savepoints work) cannot change during a drain: asked once.
+  let savepoints = true;
   const context = {
     workerId: DRAIN_WORKER,
     logger: pino({ level: 'silent' }),
@@ -176,7 +178,8 @@ export async function drain(db: Database, options: DrainOptions = {}): Promise<D
     for (const row of claimed) {
       const definition = (definitions.get(row.name) ?? definitionNamed(row.name)) as AnyJobDefinition;
       const execution = execute(definition, row, context);
-      const saved = await beginSavepoint(q);
+      const saved: boolean = savepoints && (await beginSavepoint(q));
+      savepoints = saved;
       execution.start();
       const outcome = await execution.outcome;
       if (saved) {

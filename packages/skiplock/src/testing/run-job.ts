@@ -3,7 +3,7 @@ import { validateArgs } from '../enqueue.js';
 import { JobTimeoutError } from '../errors.js';
 import { invokeHandler, prepareInline, type InlineOptions, type InlineRun } from '../perform.js';
 import { runAfterDiscard } from '../worker/executor.js';
-import { decideFailure, POLICY_FAILED, type Outcome } from '../worker/outcome.js';
+import { decideFailure, type Outcome } from '../worker/outcome.js';
 import { defaultLogger } from '../logger.js';
 
 /** What one run of a handler ended in, as a worker would record it. */
@@ -51,13 +51,9 @@ export async function runJob<Input>(
     const attempt = {
       attempt: options.attempt ?? 1,
       maxAttempts: options.maxAttempts ?? job.maxAttempts,
-      backoff: job.backoff,
-      policy: job.errorPolicy,
       worker: 'runJob',
     };
-    const outcome = decideFailure(thrown, attempt, (policyError) =>
-      (run?.ctx.logger ?? defaultLogger()).warn({ err: policyError }, POLICY_FAILED),
-    ) as RunJobResult;
+    const outcome = decideFailure(thrown, job, attempt, run?.ctx.logger ?? defaultLogger()) as RunJobResult;
     if (outcome.state === 'discarded' && run) await runAfterDiscard(job, handlerArgs, thrown, run.ctx);
     return outcome;
   } finally {

@@ -9,8 +9,8 @@ interface Pending {
   id: string;
   attempt: number;
   outcome: Outcome;
-  /** The job's lease in ms, which the heartbeat keeps extending until the outcome is written. */
-  leaseMs: number;
+  /** The job's name: the heartbeat extends its lease (the name's) until the outcome is written. */
+  name: string;
 }
 
 /** Options of the batched completer. */
@@ -62,17 +62,17 @@ export class Completer {
   }
 
   /**
-   * The jobs whose outcome is not yet written, queued or being written, with their lease (which
-   * must still be kept alive: a write that takes longer than a lease would otherwise see the job
-   * rescued and run again).
+   * The jobs whose outcome is not yet written, queued or being written (their lease must still be
+   * kept alive: a write that takes longer than a lease would otherwise see the job rescued and run
+   * again).
    */
-  pendingLeases(): { id: string; leaseMs: number }[] {
+  pendingJobs(): { id: string; name: string }[] {
     return [...this.#writing, ...this.#buffer];
   }
 
-  /** Queues the outcome of attempt `attempt` at job `id` (whose lease is `leaseMs`) for the next batch. */
-  push(id: string, attempt: number, outcome: Outcome, leaseMs: number): void {
-    this.#buffer.push({ id, attempt, outcome, leaseMs });
+  /** Queues the outcome of attempt `attempt` at job `id` (named `name`) for the next batch. */
+  push(id: string, attempt: number, outcome: Outcome, name: string): void {
+    this.#buffer.push({ id, attempt, outcome, name });
     if (this.#buffer.length >= this.#options.maxBatch) this.#startFlush();
     else this.#timer ??= setTimeout(() => this.#startFlush(), this.#options.flushDelayMs);
   }

@@ -11,7 +11,7 @@ import type { ClaimedRow } from '../sql/claim.js';
 import { finishValues } from '../sql/finish.js';
 import type { TransactionRunner } from '../transaction.js';
 import type { Telemetry } from '../telemetry.js';
-import { decideFailure, describeThrown, POLICY_FAILED, type Outcome } from './outcome.js';
+import { decideFailure, logThrown, type Outcome } from './outcome.js';
 
 /** Told of an attempt's outcome, once: one function for all of a worker's jobs. */
 export type OutcomeListener = (execution: Execution, outcome: Outcome) => void;
@@ -222,24 +222,6 @@ export async function runAfterDiscard(
   }
 }
 
-/**
- * Logs a value a user's code threw as `err`; one that cannot be serialized (it throws when read: a
- * getter, a revoked proxy) as its record renders it, rather than throwing from the log call.
- */
-function logThrown(
-  logger: Logger,
-  level: 'error' | 'warn' | 'info',
-  thrown: unknown,
-  fields: Record<string, unknown>,
-  message: string,
-): void {
-  try {
-    logger[level]({ ...fields, err: thrown }, message);
-  } catch {
-    logger[level]({ ...fields, err: describeThrown(thrown) }, message);
-  }
-}
-
 /** How each way of failing is logged. */
 const FAILURE_LOG: Record<Outcome['state'], ['error' | 'warn' | 'info', string]> = {
   discarded: ['error', 'job discarded'],
@@ -394,16 +376,9 @@ class Attempt implements Execution {
 
   async #failed(thrown: unknown): Promise<void> {
     if (this.#decision) return;
-    const attempt = {
-      attempt: this.row.attempt,
-      maxAttempts: this.row.max_attempts,
-      backoff: this.#definition.backoff,
-      policy: this.#definition.errorPolicy,
-      worker: this.#context.workerId,
-    };
-    const outcome = decideFailure(thrown, attempt, (policyError) =>
-      logThrown(this.#parts.logger, 'warn', policyError, {}, POLICY_FAILED),
-    );
+    const { attempt, max_attempts: maxAttempts } = this.row;
+    const run = { attempt, maxAttempts, worker: this.#context.workerId };
+    const outcome = decideFailure(thrown, this.#definition, run, this.#parts.logger);
     this.#decision = outcome;
     const [level, message] = FAILURE_LOG[outcome.state];
     logThrown(this.#parts.logger, level, thrown, { outcome: outcome.state }, message);

@@ -1,4 +1,6 @@
 import { inspect } from 'node:util';
+import type { Logger } from 'pino';
+import type { AnyJobDefinition } from '../definition.js';
 import { decide, type ErrorPolicy } from '../error-policy.js';
 import { hasCode, type RetryJob, type SnoozeJob } from '../errors.js';
 import { LONE_SURROGATE } from '../payload.js';
@@ -129,26 +131,25 @@ function forcedOutcome(thrown: unknown, attempt: FailedAttempt, error: ErrorEntr
   return undefined;
 }
 
-/** What is logged when a job's own failure handling failed (see {@link decideFailure}). */
-export const POLICY_FAILED = "the job's backoff or error policy failed: the default backoff decides";
-
 /**
  * {@link failureOutcome}, never throwing. The user's code it runs may itself throw (a backoff
  * function, or one that returns no number of ms, a `retryOn` rule's `wait`, an error class's
  * `instanceof`), and so may reading the thrown value (a getter): the attempt is then decided
- * without them, by the thrown value's Skiplock code, maxAttempts and the default backoff, and
- * `onPolicyError` is told why, rather than left without an outcome (its slot and lease held for
+ * without them, by the thrown value's Skiplock code, maxAttempts and the default backoff, and a
+ * warning on `logger` says why, rather than left without an outcome (its slot and lease held for
  * good) or thrown out of the worker as an unhandled rejection.
  */
 export function decideFailure(
   thrown: unknown,
-  attempt: FailedAttempt,
-  onPolicyError: (error: unknown) => void,
+  job: Pick<AnyJobDefinition, 'backoff' | 'errorPolicy'>,
+  run: Pick<FailedAttempt, 'attempt' | 'maxAttempts' | 'worker'>,
+  logger: Logger,
 ): Outcome {
+  const attempt: FailedAttempt = { ...run, backoff: job.backoff, policy: job.errorPolicy };
   try {
     return failureOutcome(thrown, attempt);
   } catch (policyError) {
-    onPolicyError(policyError);
+    logThrown(logger, 'warn', policyError, {}, "the job's backoff or error policy failed: the default backoff decides");
     const error: ErrorEntry = { attempt: attempt.attempt, worker: attempt.worker, ...describeThrown(thrown) };
     return (
       forcedOutcome(thrown, attempt, error) ?? {
@@ -157,5 +158,23 @@ export function decideFailure(
         error,
       }
     );
+  }
+}
+
+/**
+ * Logs a value a user's code threw as `err`; one that cannot be serialized (it throws when read: a
+ * getter, a revoked proxy) as its record renders it, rather than throwing from the log call.
+ */
+export function logThrown(
+  logger: Logger,
+  level: 'error' | 'warn' | 'info',
+  thrown: unknown,
+  fields: Record<string, unknown>,
+  message: string,
+): void {
+  try {
+    logger[level]({ ...fields, err: thrown }, message);
+  } catch {
+    logger[level]({ ...fields, err: describeThrown(thrown) }, message);
   }
 }

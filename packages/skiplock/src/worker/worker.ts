@@ -116,7 +116,6 @@ export class Worker {
   readonly #queues: string[];
   readonly #concurrency: number;
   readonly #pollMs: number;
-  readonly #leaseMs: number;
   /** Lease in ms per job name (the definition's, else the worker's); its keys are the names claimed. */
   readonly #leases = new Map<string, number>();
   readonly #rescueMs: number;
@@ -200,13 +199,13 @@ export class Worker {
     this.#completionBatchSize = positiveInteger('completionBatchSize', options.completionBatchSize, 100);
     this.#claimMax = Math.ceil(this.#concurrency / this.#claimLoops);
     this.#pollMs = toIntervalMs(options.pollInterval ?? '1s', 'pollInterval');
-    this.#leaseMs = toLeaseMs(options.lease ?? '30s', 'lease');
+    const leaseMs = toLeaseMs(options.lease ?? '30s', 'lease');
     this.#rescueMs =
       options.rescueInterval === undefined
-        ? Math.min(5000, this.#leaseMs / 2)
+        ? Math.min(5000, leaseMs / 2)
         : toIntervalMs(options.rescueInterval, 'rescueInterval');
     this.#pruneMs = options.prune === false ? null : toIntervalMs(options.pruneInterval ?? '1m', 'pruneInterval');
-    for (const [name, job] of this.#definitions) this.#leases.set(name, job.leaseMs ?? this.#leaseMs);
+    for (const [name, job] of this.#definitions) this.#leases.set(name, job.leaseMs ?? leaseMs);
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#logger = env.logger.child({ worker: this.id });
     this.#claimStatement = namedStatement('claim', claimSql(env.quotedSchema, this.#queues.length));
@@ -375,12 +374,7 @@ export class Worker {
           'shutdown timeout: aborting the job and putting it back',
         );
       }
-      this.#completer.push(
-        id,
-        execution.row.attempt,
-        decided ?? { state: 'available' },
-        this.#leaseOf(execution.row.name),
-      );
+      this.#completer.push(id, execution.row.attempt, decided ?? { state: 'available' }, execution.row.name);
     }
     this.#running.clear();
     // Outcomes are retried while the database is away, but a stop does not wait forever: what is
@@ -490,7 +484,7 @@ export class Worker {
    * (the database is away), rescue takes them back when their lease expires.
    */
   async #releaseUnknown(sinceMs: number): Promise<void> {
-    const held = [...this.#running.keys(), ...this.#completer.pendingLeases().map(({ id }) => id)];
+    const held = [...this.#running.keys(), ...this.#completer.pendingJobs().map(({ id }) => id)];
     try {
       const { rows } = await this.#env.pool.query<{ id: string; queue: string }>(this.#releaseUnknownSql, [
         this.id,
@@ -511,7 +505,7 @@ export class Worker {
   #run(row: ClaimedRow): void {
     if (this.#state !== 'running') {
       // Claimed while stopping: give it straight back.
-      this.#completer.push(row.id, row.attempt, { state: 'available' }, this.#leaseOf(row.name));
+      this.#completer.push(row.id, row.attempt, { state: 'available' }, row.name);
       return;
     }
     const definition = this.#definitions.get(row.name) as AnyJobDefinition;
@@ -528,7 +522,7 @@ export class Worker {
     this.#running.delete(row.id);
     this.#env.telemetry.recordOutcome(row, outcome);
     if (!(outcome.state === 'completed' && outcome.recorded)) {
-      this.#completer.push(row.id, row.attempt, outcome, this.#leaseOf(row.name));
+      this.#completer.push(row.id, row.attempt, outcome, row.name);
     }
     if (this.#fullClaims > 0) this.#slotFreed();
   };
@@ -550,15 +544,14 @@ export class Worker {
     }
   }
 
-  /** The lease of jobs named `name`: their definition's, else the worker's. */
+  /** The lease of jobs named `name` (a name this worker claims: every one has its lease in `#leases`). */
   #leaseOf(name: string): number {
-    return this.#leases.get(name) ?? this.#leaseMs;
+    return this.#leases.get(name) as number;
   }
 
   async #heartbeat(): Promise<void> {
-    const held = [...this.#running.values()].map(({ row }) => ({ id: row.id, leaseMs: this.#leaseOf(row.name) }));
-    for (const pending of this.#completer.pendingLeases()) held.push(pending);
-    const [leases, ids] = byId(held, (job) => job.leaseMs);
+    const held = [...Array.from(this.#running.values(), ({ row }) => row), ...this.#completer.pendingJobs()];
+    const [leases, ids] = byId(held, (job) => this.#leaseOf(job.name));
     const values = [this.id, ids, leases, this.#queues, hostname(), process.pid];
     // On the LISTEN connection, which handlers cannot take from the pool; on the pool while it is down.
     const beat = await (this.#notifier.query<HeartbeatRow>(this.#heartbeatSql, values) ??
