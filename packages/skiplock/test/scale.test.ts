@@ -27,10 +27,11 @@ beforeAll(async () => {
   const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
   (pool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => {
     const [first, second] = args;
-    if (typeof first === 'string') sent.push({ text: first, values: (second as unknown[] | undefined) ?? [] });
+    // The values as they were sent: a caller may reuse its array for the next statement (a batch's cursor).
+    if (typeof first === 'string') sent.push({ text: first, values: [...((second as unknown[] | undefined) ?? [])] });
     else if (typeof first === 'object' && first !== null && 'text' in first) {
       const config = first as { text: string; values?: unknown[] };
-      sent.push({ text: config.text, values: config.values ?? [] });
+      sent.push({ text: config.text, values: [...(config.values ?? [])] });
     }
     return query(...args);
   };
@@ -138,6 +139,8 @@ describe(`a jobs table with ${FINISHED.toLocaleString('en')} finished rows`, () 
     // Without a state: each of the action's states through its own index (not a scan of the table).
     await expectIndexedOnly(() => skiplock.admin.retryJobs({ queue: 'queue4' }));
     await expectIndexedOnly(() => skiplock.admin.cancelJobs({ queue: 'queue5', state: 'scheduled' }));
+    // Running jobs among them through the lease index.
+    await expectIndexedOnly(() => skiplock.admin.cancelJobs({ queue: 'queue5' }));
     await expectIndexedOnly(() => skiplock.admin.deleteJobs({ ids: [discarded?.id ?? '1'] }));
   });
 

@@ -43,7 +43,9 @@ export function batchActionSql(schema: string, where: string, action: BatchActio
   // One equality per state, not `state IN (…)`: the planner matches each arm of an OR to the
   // partial index whose predicate it implies and combines them (a queue's retryable, discarded
   // and cancelled jobs through two indexes); an IN list of states no one index covers is a scan.
-  const states = action.states.map((state) => `state = '${state}'`).join(' OR ');
+  // Running jobs are found through the lease index: a running row holds a lease (the claim sets
+  // both, every outcome clears both), as the workers listing counts them.
+  const states = action.states.map(stateArm).join(' OR ');
   const notify = action.notify ? `, (${action.notify(schema, '$3')}) AS notified` : '';
   return `
 WITH candidates AS MATERIALIZED (
@@ -58,6 +60,10 @@ SELECT (SELECT max(id) FROM candidates)::text AS "lastId",
        (SELECT count(*) FROM changed)::int AS changed,
        (SELECT count(*) FROM changed WHERE state = 'running')::int AS running${notify}`;
 }
+
+/** One state's arm of a batch's condition, written so a partial index's predicate matches it. */
+const stateArm = (state: string) =>
+  state === 'running' ? `(state = 'running' AND lease_expires_at IS NOT NULL)` : `state = '${state}'`;
 
 /** Notifies the jobs channel once per queue that got runnable jobs. */
 const notifyQueues = (_schema: string, channel: string) =>
