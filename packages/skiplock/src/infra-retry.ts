@@ -1,7 +1,8 @@
 /**
  * Infrastructure errors, as opposed to job failures: the connection dropped, the server restarted,
- * a serialization conflict or deadlock. The worker's loops retry these with backoff; they never
- * count against a job.
+ * a serialization conflict or deadlock, a pool that found no free connection in its
+ * `connectionTimeoutMillis`. The worker's loops retry these with backoff; they never count against
+ * a job.
  */
 const TRANSIENT_SQLSTATE_CLASSES = ['08', '53', '57'];
 const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03']);
@@ -18,7 +19,9 @@ export function isTransientError(error: unknown): boolean {
   const message = (error as { message?: unknown }).message;
   return (
     typeof message === 'string' &&
-    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+      message,
+    )
   );
 }
 

@@ -801,6 +801,71 @@ describe('leases', () => {
     }
   });
 
+  it("a success written while the user's pool times out waiting for a connection is written once one is free: not rescued, run once", async () => {
+    // The user's pool gives up on a connection after 100 ms ("timeout exceeded when trying to connect").
+    const pool = new pg.Pool({ connectionString: t.url, max: 3, connectionTimeoutMillis: 100 });
+    const busy = new Skiplock({ pool, schema: t.schema, logger: silent, default: false });
+    let holding!: () => void;
+    const allHeld = new Promise<void>((resolve) => (holding = resolve));
+    const hog = defineJob({
+      name: 'connection-hog',
+      queue: 'connection-hog',
+      async perform() {
+        const held: pg.PoolClient[] = [];
+        while (held.length < 3) {
+          const client = await pool.connect().catch(() => undefined);
+          if (client) held.push(client);
+        }
+        holding();
+        // Longer than the completer's five tries (~3.5 s with their backoff).
+        await new Promise((resolve) => setTimeout(resolve, 5000));
+        for (const client of held) client.release();
+      },
+    });
+    let runs = 0;
+    const quick = defineJob({
+      name: 'connection-quick',
+      queue: 'connection-hog',
+      async perform() {
+        runs++;
+        await allHeld;
+      },
+    });
+    const worker = await startWorker(
+      { jobs: [hog, quick], concurrency: 2, lease: '2s', rescueInterval: '100ms' },
+      busy,
+    );
+    try {
+      await busy.enqueue(hog, {});
+      const { id } = await busy.enqueue(quick, {});
+      await finished(id);
+      expect(runs).toBe(1);
+      expect(await job(id)).toMatchObject({ attempt: 1, errors: [] });
+    } finally {
+      await worker.stop();
+      await busy.close();
+      await pool.end();
+    }
+  }, 20_000);
+
+  it('after a batch failed for good, an outcome whose own write meets a dropped connection is written again, not dropped', async () => {
+    const flaky = new Skiplock({ connectionString: t.url, schema: t.schema, logger: silent, default: false });
+    let writes = 0;
+    interceptPool(flaky, (text, run) => {
+      if (!text.includes("SET state = 'completed'")) return run();
+      writes++;
+      // Five failures of the batch (not transient: it is written one by one), then a dropped connection.
+      if (writes <= 5) return Promise.reject(new Error('boom'));
+      if (writes === 6) return Promise.reject(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+      return run();
+    });
+    let runs = 0;
+    const once = defineJob({ name: 'written-again', queue: 'written-again', perform: () => void runs++ });
+    const worker = await startWorker({ jobs: [once], lease: '1s', rescueInterval: '100ms' }, flaky);
+    await expectRunOnce(flaky, worker, once, () => runs);
+    expect(writes).toBe(7);
+  }, 20_000);
+
   it('a job row that an open transaction references by foreign key is still claimed, extended and recorded', async () => {
     await t.pool.query(`CREATE TABLE "${t.schema}".job_refs (job_id bigint REFERENCES "${t.schema}".jobs (id))`);
     const referenced = defineJob({

@@ -122,12 +122,19 @@ export class Completer {
     }
   }
 
-  /** After a batch keeps failing for a non-transient reason: isolate the bad outcome, write the rest. */
+  /**
+   * After a batch keeps failing for a non-transient reason: isolate the bad outcome, write the rest.
+   * An outcome whose own write meets an infrastructure error goes back to be written with the next.
+   */
   async #writeOneByOne(batch: Pending[]): Promise<void> {
     for (const item of batch) {
       try {
         await this.#write([item]);
       } catch (error) {
+        if (isTransientError(error)) {
+          this.#buffer.push(item);
+          continue;
+        }
         this.#logger.error(
           { err: error, jobId: item.id, outcome: item.outcome.state },
           'cannot record this outcome; the job will be rescued when its lease expires',
