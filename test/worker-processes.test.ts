@@ -12,7 +12,7 @@ import {
   type CliProcess,
 } from './support/processes.js';
 
-const { record, sleepy, transactional } = await fixtureJobs();
+const { record, sleepy, transactional, stubbornQuery, stubbornTransactional } = await fixtureJobs();
 
 const file = useProcessTestSchema();
 let t: TestSchema;
@@ -95,6 +95,38 @@ describe('skiplock worker processes', () => {
     expect(rows[0]).toEqual({ state: 'available', attempt: 0, locked_by: null });
     expect(p.output()).toContain('shutdown timeout');
   });
+
+  it.each([
+    ['a query on ctx.db', stubbornQuery, 'stubborn-query', 1],
+    // Its transaction is rolled back (the run it logged in it with it) and its connection closed.
+    ['a transactional job', stubbornTransactional, 'stubborn-transactional', 0],
+  ])(
+    'SIGTERM while %s ignores its signal in a 30 s query: puts it back uncharged, exits 0 within seconds',
+    async (_, job, marker, runsKept) => {
+      const sleepers = `FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30) /* ${marker} */%' AND pid <> pg_backend_pid()`;
+      try {
+        const p = await worker(['--shutdown-timeout', '300ms']);
+        const stuck = await job.performLater({});
+        await waitFor(async () => (await count(`SELECT count(*)::int AS n ${sleepers}`)) > 0, {
+          what: 'the stubborn query to start',
+        });
+        const signalled = Date.now();
+        p.child.kill('SIGTERM');
+        expect(await p.exited).toBe(0);
+        expect(Date.now() - signalled).toBeLessThan(10_000);
+        const { rows } = await t.pool.query(`SELECT state, attempt, locked_by FROM "${t.schema}".jobs WHERE id = $1`, [
+          stuck.id,
+        ]);
+        expect(rows[0]).toEqual({ state: 'available', attempt: 0, locked_by: null });
+        expect(await count(`SELECT count(*)::int AS n FROM $s.runs WHERE job_id = ${Number(stuck.id)}`)).toBe(runsKept);
+      } finally {
+        // The exited worker's query of its own runs on in Postgres until it notices.
+        await t.pool.query(`SELECT pg_terminate_backend(pid) ${sleepers}`);
+        await t.pool.query(`DELETE FROM "${t.schema}".jobs; DELETE FROM "${t.schema}".runs`);
+      }
+    },
+    20_000,
+  );
 });
 
 describe('skiplock CLI', () => {

@@ -18,6 +18,8 @@ export interface FixtureJobs {
   poison: JobDefinition<Record<string, never>>;
   hang: JobDefinition<Record<string, never>>;
   transactional: JobDefinition<Record<string, never>>;
+  stubbornQuery: JobDefinition<Record<string, never>>;
+  stubbornTransactional: JobDefinition<Record<string, never>>;
 }
 
 /** Imports the fixture definitions. */

@@ -390,6 +390,30 @@ describe('transactional jobs', () => {
     expect((await t.pool.query(`SELECT * FROM "${t.schema}".notes WHERE body = 'after the timeout'`)).rows).toEqual([]);
   });
 
+  it("a stop past its timeout ends a stubborn handler's transaction: rolled back, its query cancelled, the job back unused, the pool free to close", async () => {
+    const skiplock = new Skiplock({ connectionString: t.url, schema: t.schema, default: false });
+    const job = defineJob<{ body: string }>({
+      name: 'api.tx-stop-pg',
+      transactional: true,
+      async perform({ body }, ctx) {
+        const client = ctx.db as unknown as pg.PoolClient;
+        await client.query(`INSERT INTO "${t.schema}".notes (body) VALUES ($1)`, [body]);
+        // Ignores its signal: the query goes on unless the connection is closed under it.
+        await client.query(`SELECT pg_sleep(20) /* tx-stop-pg */`);
+      },
+    });
+    const id = idOf(await skiplock.enqueue(job, { body: 'before the stop' }));
+    const worker = await startWorker({ jobs: [job] }, skiplock);
+    await waitFor(() => sleeping('tx-stop-pg'), { what: 'the handler query to start' });
+    await worker.stop({ timeout: '300ms' });
+    const closing = Date.now();
+    await skiplock.close();
+    expect(Date.now() - closing).toBeLessThan(2000);
+    await waitFor(async () => !(await sleeping('tx-stop-pg')), { what: 'the handler query cancelled' });
+    expect(await row(id)).toMatchObject({ state: 'available', attempt: 0, locked_by: null, errors: [] });
+    expect((await t.pool.query(`SELECT * FROM "${t.schema}".notes`)).rows).toEqual([]);
+  }, 30_000);
+
   it('a timed-out handler that goes on writes nothing through its Kysely transaction', async () => {
     const db = kysely();
     const skiplock = new Skiplock({ pool: t.pool, schema: t.schema, default: false, db });

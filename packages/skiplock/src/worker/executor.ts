@@ -28,8 +28,13 @@ export interface Execution {
   readonly outcome: Promise<Outcome>;
   /** The outcome once decided, possibly before it settles (while `afterDiscard` runs). */
   readonly decided: Outcome | undefined;
-  /** Aborts the handler's signal (the handler decides what to do about it). */
-  readonly abort: (reason: Error) => void;
+  /**
+   * Gives the attempt up (a stop past its timeout): aborts the handler's signal and, unless an
+   * outcome was decided already, ends a transactional job's transaction (rolled back, its connection
+   * closed) and settles the outcome as released, whatever the handler does next. The caller puts
+   * the job back (or writes what was decided).
+   */
+  readonly abandon: (reason: Error) => void;
   /**
    * Ends the attempt now with `error` (a timeout, a cancel): aborts the handler's signal and settles
    * the outcome without waiting for a handler that ignores it.
@@ -236,6 +241,8 @@ const FAILURE_LOG: Record<Outcome['state'], ['error' | 'warn' | 'info', string]>
 const COMPLETED: Outcome = { state: 'completed' };
 /** A transactional job's: its "done" was written in its own transaction. */
 const COMPLETED_RECORDED: Outcome = { state: 'completed', recorded: true };
+/** An abandoned attempt's: the job goes back unrun, the attempt given back. */
+const RELEASED: Outcome = { state: 'available' };
 
 /**
  * One claimed job, to be started: it validates its arguments again, runs the handler with a context
@@ -275,6 +282,8 @@ class Attempt implements Execution {
   #args: unknown;
   /** A transactional job's interrupt: ends the transaction's wait for its handler (it rolls back). */
   #interruptTransaction: ((error: Error) => void) | undefined;
+  /** Given up by {@link abandon}: a failure that follows is the abandoning, not the handler's. */
+  #abandoned = false;
 
   constructor(definition: AnyJobDefinition, row: ClaimedRow, context: ExecutorContext) {
     this.row = row;
@@ -303,9 +312,11 @@ class Attempt implements Execution {
     return this.#decision;
   }
 
-  /** Aborts the handler's signal (the handler decides what to do about it). */
-  abort(reason: Error): void {
+  abandon(reason: Error): void {
     this.#parts.abort(reason);
+    if (this.#decision) return;
+    this.#abandoned = true;
+    this.#interruptTransaction?.(reason);
   }
 
   /** Ends the attempt now with `error`, without waiting for the handler; aborts its signal. */
@@ -376,6 +387,10 @@ class Attempt implements Execution {
 
   async #failed(thrown: unknown): Promise<void> {
     if (this.#decision) return;
+    if (this.#abandoned) {
+      this.#end(RELEASED);
+      return;
+    }
     const { attempt, max_attempts: maxAttempts } = this.row;
     const run = { attempt, maxAttempts, worker: this.#context.workerId };
     const outcome = decideFailure(thrown, this.#definition, run, this.#parts.logger);

@@ -364,7 +364,7 @@ export class Worker {
     }
     for (const [id, execution] of this.#running) {
       const { decided } = execution;
-      execution.abort(new Error('worker is shutting down'));
+      execution.abandon(new Error('worker is shutting down'));
       if (decided) {
         // Failed already, its afterDiscard still running: what was decided is written, not a release.
         this.#logger.warn({ jobId: id, name: execution.row.name }, 'shutdown timeout: not waiting for afterDiscard');
