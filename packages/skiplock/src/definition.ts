@@ -93,12 +93,17 @@ export interface JobOptions<Input, Output> {
   /**
    * Called once whenever the job is given up (discarded): attempts used up, `DiscardJob`,
    * `discardOn`, a `retryOn` rule used up, an invalid payload (then `args` are the stored, unvalidated
-   * ones). Its own failure is logged and changes nothing.
+   * ones). Its own failure is logged and changes nothing. It runs before the discard is written;
+   * the job's timeout and an operator's cancel stop waiting for it (`ctx.signal` is then aborted).
    */
   afterDiscard?: (args: Output, error: unknown, ctx: JobContext) => void | Promise<void>;
   /** Before each enqueue of the job; returning false skips it (result `skipped`). */
   beforeEnqueue?: (args: Input, options: Omit<EnqueueOptions, 'db'>) => void | boolean | Promise<void | boolean>;
-  /** After the job's row was inserted (or found a duplicate), inside the same transaction. */
+  /**
+   * After the job's row was inserted (or found a duplicate): inside the caller's transaction when the
+   * enqueue is given `db`; without one, after the pool's insert committed (a hook that throws then
+   * rejects the call, and the job stays enqueued).
+   */
   afterEnqueue?: (args: Input, result: EnqueueResult) => void | Promise<void>;
   /** Before each run, after validation; throwing fails the attempt. */
   beforePerform?: (args: Output, ctx: JobContext) => void | Promise<void>;

@@ -248,11 +248,15 @@ describe('error policy', () => {
     expect(seen.sort()).toEqual(['discard', 'fatal', 'other']);
   });
 
-  it('afterDiscard also runs when rescue gives up a job whose worker died on its last attempt', async () => {
-    const discarded: Array<{ args: unknown; error: unknown; attempt: number }> = [];
+  it('afterDiscard also runs when rescue gives up a job whose worker died on its last attempt, once the discard committed', async () => {
+    const discarded: Array<{ args: unknown; error: unknown; attempt: number; state: unknown }> = [];
     const job = defineJob<{ n: number }>({
       name: 'api.rescue-discard',
-      afterDiscard: (args, error, ctx) => void discarded.push({ args, error, attempt: ctx.attempt }),
+      async afterDiscard(args, error, ctx) {
+        // As the hook's own queries see the job: given up already, not still running.
+        const { rows } = await t.pool.query(`SELECT state FROM "${t.schema}".jobs WHERE id = $1`, [ctx.id]);
+        discarded.push({ args, error, attempt: ctx.attempt, state: rows[0]?.state });
+      },
       perform: () => undefined,
     });
     const { rows } = await t.pool.query<{ id: string }>(
@@ -262,7 +266,7 @@ describe('error policy', () => {
     await startWorker({ jobs: [job], rescueInterval: '50ms' });
     await inState(String(rows[0]?.id), 'discarded');
     await waitFor(async () => discarded.length === 1, { what: 'afterDiscard' });
-    expect(discarded[0]).toMatchObject({ args: { n: 7 }, attempt: 2 });
+    expect(discarded[0]).toMatchObject({ args: { n: 7 }, attempt: 2, state: 'discarded' });
     expect(discarded[0]?.error).toMatchObject({ name: 'LeaseExpired', message: 'lease expired on worker dead-worker' });
   });
 

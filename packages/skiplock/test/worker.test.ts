@@ -617,6 +617,39 @@ describe('failures', () => {
     expect(rows[0]).toEqual({ defaulted: true });
   });
 
+  it("an afterDiscard that never settles is not waited for past the job's timeout or a cancel: the discard is written, the slot freed", async () => {
+    const hookSignals: AbortSignal[] = [];
+    const stuck = {
+      queue: 'stuck-hook',
+      maxAttempts: 1,
+      afterDiscard: (_args: object, _error: unknown, ctx: JobContext) => {
+        hookSignals.push(ctx.signal);
+        return new Promise<void>(() => undefined); // never ends
+      },
+      perform() {
+        throw new Error('no way');
+      },
+    };
+    const timed = defineJob({ name: 'stuck-hook.timed', timeout: '300ms', ...stuck });
+    const untimed = defineJob({ name: 'stuck-hook.untimed', ...stuck });
+    let ran = 0;
+    const next = defineJob({ name: 'stuck-hook.next', queue: 'stuck-hook', perform: () => void ran++ });
+    await startWorker({ jobs: [timed, untimed, next], concurrency: 1 });
+    const first = await t.skiplock.enqueue(timed, {});
+    await finished(first.id, 'discarded');
+    expect(await job(first.id)).toMatchObject({ attempt: 1, locked_by: null });
+    // Its slot is free again (concurrency 1).
+    const after = await t.skiplock.enqueue(next, {});
+    await finished(after.id);
+    expect(ran).toBe(1);
+    // Without a timeout, an operator's cancel ends the wait.
+    const second = await t.skiplock.enqueue(untimed, {});
+    await waitFor(async () => hookSignals.length === 2, { what: 'the second afterDiscard to start' });
+    await t.skiplock.admin.cancelJob(second.id as string);
+    await finished(second.id, 'discarded');
+    expect(hookSignals.map((signal) => signal.aborted)).toEqual([true, true]);
+  });
+
   it('a payload that fails the schema at perform time is discarded, not retried', async () => {
     const strict = defineJob({
       name: 'strict',
@@ -1088,6 +1121,31 @@ describe('graceful stop', () => {
     }
     await waitFor(async () => (await waitingOnLock()) === 0, { what: 'the claim and the rescue to end' });
     expect(await registered(worker)).toBe(false);
+  });
+
+  it('a stop whose deregistration waits on a lock stops rescue and prune first: none runs after it returns', async () => {
+    const pruned = new Skiplock({ connectionString: t.url, schema: t.schema, logger: silent, default: false });
+    let prunes = 0;
+    interceptPool(pruned, (text, run) => {
+      if (text.includes('pg_try_advisory_xact_lock')) prunes++;
+      return run();
+    });
+    const idle = defineJob({ name: 'idle', queue: 'idle', perform() {} });
+    const worker = await startWorker({ jobs: [idle], pruneInterval: '50ms' }, pruned);
+    await waitFor(async () => prunes > 0, { what: 'a prune' });
+    const locker = await t.pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE "${t.schema}".workers IN EXCLUSIVE MODE`); // the deregistration waits
+      await worker.stop({ timeout: '100ms' });
+      const afterStop = prunes;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(prunes).toBe(afterStop);
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+      await pruned.close();
+    }
   });
 
   it('a stop past the timeout while afterDiscard still runs records the discard, not a release', async () => {

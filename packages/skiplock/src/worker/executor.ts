@@ -37,7 +37,8 @@ export interface Execution {
   readonly abandon: (reason: Error) => void;
   /**
    * Ends the attempt now with `error` (a timeout, a cancel): aborts the handler's signal and settles
-   * the outcome without waiting for a handler that ignores it.
+   * the outcome without waiting for a handler that ignores it (or, once a failure was decided, for
+   * its `afterDiscard`).
    */
   readonly interrupt: (error: Error) => void;
 }
@@ -319,11 +320,16 @@ class Attempt implements Execution {
     this.#interruptTransaction?.(reason);
   }
 
-  /** Ends the attempt now with `error`, without waiting for the handler; aborts its signal. */
+  /**
+   * Ends the attempt now with `error`, without waiting for the handler; aborts its signal. Once a
+   * failure was decided, while its `afterDiscard` still runs, the decision stands and the hook is not
+   * waited for any longer.
+   */
   interrupt(error: Error): void {
     if (this.#parts.aborted) return;
     this.#parts.abort(error);
-    if (this.#interruptTransaction) this.#interruptTransaction(error);
+    if (this.#decision) this.#end(this.#decision);
+    else if (this.#interruptTransaction) this.#interruptTransaction(error);
     else void this.#failed(error);
   }
 
@@ -402,6 +408,8 @@ class Attempt implements Execution {
   }
 
   #end(outcome: Outcome): void {
+    // Once: an afterDiscard that settles after an interrupt ended its wait finds the attempt over.
+    if (this.#outcome) return;
     this.#decision = outcome;
     clearTimeout(this.#timer);
     this.#context.telemetry.endPerform(this.#span, this.row, outcome, performance.now() - this.#started);

@@ -32,26 +32,32 @@ type RescuedRow = Pick<
  * One rescue run: if no other worker of the schema holds the rescue lock, takes back running jobs
  * whose lease expired (see `rescueSql`), forgets workers long silent, and wakes the replicas serving
  * the rescued jobs' queues. A job given up here (its last attempt lost its lease) has its
- * `afterDiscard` run by this worker.
+ * `afterDiscard` run by this worker, after the commit.
  */
 export async function rescue(ctx: RescueContext): Promise<void> {
-  await withClient(ctx.env.pool, async (client) => {
+  const discarded = await withClient(ctx.env.pool, async (client) => {
     await client.query('BEGIN');
     try {
       const lock = await client.query<{ locked: boolean }>(TRY_MAINTENANCE_LOCK_SQL, [
         `skiplock.rescue:${ctx.env.schema}`,
       ]);
-      if (lock.rows[0]?.locked) await rescueExpired(ctx, client);
+      const rescued = lock.rows[0]?.locked ? await rescueExpired(ctx, client) : [];
       await client.query('COMMIT');
+      return rescued.filter((row) => row.state === 'discarded');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
   });
+  // Once the discard is committed: a hook never runs for a discard rolled back, nor sees it undone.
+  for (const row of discarded) afterRescueDiscard(ctx, row);
 }
 
-/** Under the rescue lock: takes back expired leases and wakes the replicas serving their queues. */
-async function rescueExpired(ctx: RescueContext, client: pg.PoolClient): Promise<void> {
+/**
+ * Under the rescue lock: takes back expired leases and wakes the replicas serving their queues.
+ * Returns the rows it changed.
+ */
+async function rescueExpired(ctx: RescueContext, client: pg.PoolClient): Promise<RescuedRow[]> {
   const { env, leases, logger } = ctx;
   const rescued = await client.query<RescuedRow>(rescueSql(env.quotedSchema), [1000, [...leases.keys()]]);
   // Generous: a live worker whose row went anyway re-creates it at its next heartbeat.
@@ -65,7 +71,7 @@ async function rescueExpired(ctx: RescueContext, client: pg.PoolClient): Promise
   const queues = [...new Set(rescued.rows.filter((row) => row.state === 'available').map((row) => row.queue))];
   // Wake every replica serving those queues, not only this one.
   if (queues.length > 0) await client.query(NOTIFY_QUEUES_SQL, [env.jobsChannel, queues]);
-  for (const row of rescued.rows) if (row.state === 'discarded') afterRescueDiscard(ctx, row);
+  return rescued.rows;
 }
 
 /** A job whose last attempt lost its lease is given up here: its afterDiscard runs on this worker. */

@@ -397,11 +397,13 @@ export class Worker {
     this.#logger.info('worker stopped');
   }
 
-  /** Stops the heartbeat, closes the LISTEN connection, deregisters, stops rescue and prune. */
+  /** Stops the heartbeat, rescue and prune, closes the LISTEN connection, deregisters. */
   async #teardown(): Promise<void> {
-    // No new beat from here on. Closing the LISTEN connection cancels the beat in flight on it (one
-    // waiting on a lock would otherwise wait forever, or write the row back after it is deleted).
+    // No new beat, rescue or prune from here on, even if what follows outlasts the stop's timeout.
+    // Closing the LISTEN connection cancels the beat in flight on it (one waiting on a lock would
+    // otherwise wait forever, or write the row back after it is deleted).
     const heartbeatStopped = this.#stopHeartbeat?.();
+    const maintenanceStopped = Promise.all(this.#stopMaintenance.map((stopTimer) => stopTimer()));
     await this.#notifier.stop();
     await heartbeatStopped;
     await this.#env.pool.query(deregisterWorkerSql(this.#env.quotedSchema), [this.id]).catch((error: unknown) => {
@@ -409,7 +411,7 @@ export class Worker {
     });
     // Rescue and prune do not write the worker's row: a run of theirs still waiting on a lock does
     // not hold the deregistration back.
-    await Promise.all(this.#stopMaintenance.map((stopTimer) => stopTimer()));
+    await maintenanceStopped;
   }
 
   /** Slots neither running a job nor promised to a claim in flight. */
