@@ -4,7 +4,7 @@ import { queueNameProblem, type EnqueueResult, type JobRequest } from './definit
 import { toMs } from './duration.js';
 import { EnqueueError, JobPayloadError } from './errors.js';
 import { isValidQueueName, jobsChannel, quoteSchema } from './identifiers.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJsonObject, stringProblem } from './payload.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, isPlainObject, serializeJsonObject, stringProblem } from './payload.js';
 import {
   findByUniqueKeysSql,
   INSERT_COLUMNS,
@@ -134,6 +134,25 @@ export async function validateArgs(request: Pick<JobRequest, 'job' | 'args'>): P
   return result.value;
 }
 
+/** The earliest `runAt` Postgres stores (4713 BC); a JavaScript Date reaches further back. */
+const MIN_RUN_AT_MS = Date.parse('-004712-01-01T00:00:00Z');
+/** The longest `wait` (~31,700 years): Postgres's intervals and timestamps end not much later. */
+const MAX_WAIT_MS = 1e15;
+/** The longest `uniqueKey` in UTF-8 bytes: the unique index's entries are at most ~2.7 KB. */
+const MAX_UNIQUE_KEY_BYTES = 2000;
+
+/** The `wait` option in ms: an EnqueueError naming the job when it is not a duration or too long. */
+function waitMs(name: string, wait: NonNullable<JobRequest['options']['wait']>): number {
+  let ms: number;
+  try {
+    ms = toMs(wait, 'wait');
+  } catch (error) {
+    throw new EnqueueError(name, (error as Error).message);
+  }
+  if (ms > MAX_WAIT_MS) throw new EnqueueError(name, `wait must be at most ${MAX_WAIT_MS} ms (about 31,700 years)`);
+  return ms;
+}
+
 function checkInteger(name: string, what: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new EnqueueError(name, `${what} must be an integer from ${min} to ${max}, got ${value}`);
@@ -198,6 +217,12 @@ function toInputRow(request: JobRequest, config: EnqueueConfig, seen: Seen): Inp
   if (options.runAt !== undefined && !(options.runAt instanceof Date && !Number.isNaN(options.runAt.getTime()))) {
     throw new EnqueueError(name, 'runAt must be a valid Date');
   }
+  if (options.runAt !== undefined && options.runAt.getTime() < MIN_RUN_AT_MS) {
+    throw new EnqueueError(
+      name,
+      `runAt must be no earlier than 4713 BC (Postgres's range), got ${options.runAt.toISOString()}`,
+    );
+  }
   const uniqueKey = options.uniqueKey ?? null;
   if (uniqueKey !== null && (typeof uniqueKey !== 'string' || uniqueKey.length === 0)) {
     throw new EnqueueError(name, 'uniqueKey must be a non-empty string');
@@ -205,11 +230,23 @@ function toInputRow(request: JobRequest, config: EnqueueConfig, seen: Seen): Inp
   // A lone surrogate would be sent as U+FFFD: two different keys would collide.
   const keyProblem = uniqueKey === null ? undefined : stringProblem(uniqueKey);
   if (keyProblem !== undefined) throw new EnqueueError(name, `uniqueKey ${keyProblem}`);
+  const keyBytes = uniqueKey === null ? 0 : Buffer.byteLength(uniqueKey, 'utf8');
+  if (keyBytes > MAX_UNIQUE_KEY_BYTES) {
+    throw new EnqueueError(
+      name,
+      `uniqueKey is ${keyBytes} bytes, over the limit of ${MAX_UNIQUE_KEY_BYTES}: use a hash of a longer key`,
+    );
+  }
   const metadataJson =
     options.metadata === undefined
       ? (seen.metadata ??= JSON.stringify(withTraceContext(undefined) ?? {}))
-      : serializeJsonObject(name, withTraceContext(options.metadata), config.maxPayloadBytes, 'metadata');
-  const waitMs = options.wait === undefined ? null : toMs(options.wait, `job "${name}" wait`);
+      : // Checked as given: the trace context is added only to a plain object.
+        serializeJsonObject(
+          name,
+          isPlainObject(options.metadata) ? withTraceContext(options.metadata) : options.metadata,
+          config.maxPayloadBytes,
+          'metadata',
+        );
   return {
     name,
     args: argsJson,
@@ -217,7 +254,7 @@ function toInputRow(request: JobRequest, config: EnqueueConfig, seen: Seen): Inp
     priority,
     max_attempts: maxAttempts,
     run_at: options.runAt ?? null,
-    wait_ms: waitMs,
+    wait_ms: options.wait === undefined ? null : waitMs(name, options.wait),
     unique_key: uniqueKey,
     metadata: metadataJson,
     version: job.version,

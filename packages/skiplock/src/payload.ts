@@ -20,7 +20,9 @@ function describe(value: unknown): string {
   return `an instance of ${ctor}; pass a plain object`;
 }
 
-function isPlainObject(value: object): boolean {
+/** An object made by `{}` or `Object.create(null)`: what job arguments and metadata must be. */
+export function isPlainObject(value: unknown): value is Record<string, JsonValue> {
+  if (typeof value !== 'object' || value === null) return false;
   const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
@@ -100,12 +102,16 @@ function check(value: unknown, path: ValuePath, ancestors: Set<object>): void {
       if (value === null) return;
       if (ancestors.has(value)) throw path.error('refers back to itself (a cycle)');
       if (Array.isArray(value)) {
+        // JSON would store what its toJSON returns, or null for a hole: neither is what was given.
+        if (Object.getPrototypeOf(value) !== Array.prototype) break;
+        if (Object.hasOwn(value, 'toJSON')) throw path.error('is an array with its own toJSON');
         ancestors.add(value);
-        value.forEach((item, index) => {
+        for (let index = 0; index < value.length; index++) {
           path.enter(index);
-          check(item, path, ancestors);
+          if (!(index in value)) throw path.error('is a hole in a sparse array (JSON would store null)');
+          check(value[index], path, ancestors);
           path.leave();
-        });
+        }
         ancestors.delete(value);
         return;
       }

@@ -377,6 +377,10 @@ describe('bad input is refused with a typed error and nothing is stored', () => 
     ['NUL in a key', { 'a\u0000b': 1 }, 'args.a\u0000b', /has a key that contains a NUL/],
     ['lone surrogate in a nested key', { x: { ['k\uDC00']: [1] } }, 'args.x.k\uDC00', /key that contains a lone/],
     ['array instead of object', [1, 2], 'args', /plain object/],
+    // eslint-disable-next-line no-sparse-arrays -- the hole is what is tested
+    ['sparse array', { l: [1, , 3] }, 'args.l[1]', /hole in a sparse array/],
+    ['array with its own toJSON', { l: Object.assign([1], { toJSON: () => 'x' }) }, 'args.l', /own toJSON/],
+    ['array subclass', { l: new (class Tags extends Array<string> {})() }, 'args.l', /Tags/],
     ['oversized', { blob: 'x'.repeat(20_000) }, 'args', /over the limit of 10000 bytes/],
   ];
   it.each(cases)('%s', async (_label, args, path, message) => {
@@ -464,6 +468,33 @@ describe('bad input is refused with a typed error and nothing is stored', () => 
     });
     const nowhere = defineJob({ name: 'bad.nowhere', queue: () => null as unknown as string, perform() {} });
     await expect(nowhere.performLater({})).rejects.toMatchObject({ code: 'ENQUEUE', message: /queue name null/ });
+  });
+
+  it("a wait past Postgres's range, a runAt before it and a uniqueKey too long to index are EnqueueErrors naming the job", async () => {
+    const before = (await jobRows()).length;
+    const refused = [
+      [{ wait: 1e16 }, /wait must be at most/],
+      [{ wait: -1 }, /wait must be a non-negative number/],
+      [{ wait: 'soon' as '1s' }, /wait must look like/],
+      [{ runAt: new Date(-8.64e15) }, /runAt must be no earlier than 4713 BC/],
+      [{ uniqueKey: 'k'.repeat(2001) }, /uniqueKey is 2001 bytes, over the limit of 2000/],
+      [{ uniqueKey: 'é'.repeat(1001) }, /uniqueKey is 2002 bytes/],
+    ] as const;
+    for (const [options, message] of refused) {
+      await expect(untyped.performLater({}, options)).rejects.toMatchObject({
+        code: 'ENQUEUE',
+        jobName: 'any.payload',
+        message: expect.stringMatching(message),
+      });
+    }
+    expect((await jobRows()).length).toBe(before);
+    // At the limits: stored.
+    const kept = await t.skiplock.performAllLater(undefined, [
+      untyped.with({}, { uniqueKey: 'k'.repeat(2000) }),
+      untyped.with({}, { runAt: new Date(Date.parse('-004712-01-01T00:00:00Z')) }),
+      untyped.with({}, { wait: 1e15 }),
+    ]);
+    expect(kept.map((result) => result.id)).not.toContain(null);
   });
 
   it('metadata must be plain JSON too', async () => {

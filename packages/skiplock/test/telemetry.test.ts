@@ -210,6 +210,20 @@ describe('tracing', () => {
     expect(inner?.spanContext().traceId).toBe(perform!.spanContext().traceId);
   });
 
+  it('metadata that is not a plain object is refused under an active span too (not replaced by the trace context)', async () => {
+    const job = defineJob({ name: 'tr.bad-metadata', perform() {} });
+    for (const metadata of [new Map([['t', 1]]), null, ['x']]) {
+      await tracer.startActiveSpan('request', async (span) => {
+        await expect(
+          job.performLater({}, { metadata: metadata as unknown as Record<string, never> }),
+        ).rejects.toMatchObject({ code: 'JOB_PAYLOAD', path: 'metadata' });
+        span.end();
+      });
+    }
+    const { rows } = await t.pool.query(`SELECT 1 FROM "${t.schema}".jobs WHERE name = 'tr.bad-metadata'`);
+    expect(rows).toEqual([]);
+  });
+
   it("keeps a caller's traceparent, ignores invalid ones, and records a failed attempt's exception", async () => {
     const callers = defineJob<{ n: number }>({
       name: 'tr.callers',
