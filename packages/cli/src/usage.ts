@@ -85,7 +85,7 @@ const FILTERS = `Filters (all given must match):
 export const JOBS_HELP = `Usage: skiplock jobs <list|show|retry|cancel|delete> [options]
 
   list                 jobs newest first, filtered, a page at a time
-  show <id>            one job: arguments, metadata, every error with its stack
+  show <id>            one job: arguments, metadata, every error with its first stack frames
   retry <id…>          run retryable, discarded or cancelled jobs again now
   cancel <id…>         queued jobs become cancelled; running ones are aborted by their worker
   delete <id…>         delete jobs that are not running

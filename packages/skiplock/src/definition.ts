@@ -33,6 +33,16 @@ export type EnqueueOptions = {
   metadata?: Record<string, JsonValue>;
 } & ({ wait?: Duration; runAt?: never } | { runAt?: Date; wait?: never });
 
+/**
+ * {@link EnqueueOptions} without `db`: a request's (`job.with`), which the call that inserts it
+ * places. Still `wait` or `runAt`, not both.
+ */
+export type RequestOptions = EnqueueOptions extends infer Option
+  ? Option extends unknown
+    ? Omit<Option, 'db'>
+    : never
+  : never;
+
 /** What an enqueue did. */
 export type EnqueueResult =
   | { status: 'enqueued'; id: string; name: string; queue: string; state: 'available' | 'scheduled' }
@@ -44,7 +54,7 @@ export type EnqueueResult =
 export interface JobRequest<Input = unknown> {
   readonly job: AnyJobDefinition;
   readonly args: Input;
-  readonly options: Omit<EnqueueOptions, 'db'>;
+  readonly options: RequestOptions;
 }
 
 /** A value, or a function of the job's arguments that computes it at enqueue. */
@@ -68,6 +78,11 @@ export interface JobOptions<Input, Output> {
   priority?: PerArgs<Input, number>;
   /** Attempts in all, the first run included (25). */
   maxAttempts?: number;
+  /**
+   * At most one unfinished job per key: `key` computes the job's unique key from its arguments
+   * (`a => \`user:${a.userId}\``), used when the enqueue gives no `uniqueKey` of its own.
+   */
+  unique?: { key: (args: Input) => string };
   /** Abort `ctx.signal` and fail the attempt after this long (none by default). */
   timeout?: Duration;
   /** Delay between attempts (`'polynomial'`: attempt⁴ s + jitter). */
@@ -98,7 +113,7 @@ export interface JobOptions<Input, Output> {
    */
   afterDiscard?: (args: Output, error: unknown, ctx: JobContext) => void | Promise<void>;
   /** Before each enqueue of the job; returning false skips it (result `skipped`). */
-  beforeEnqueue?: (args: Input, options: Omit<EnqueueOptions, 'db'>) => void | boolean | Promise<void | boolean>;
+  beforeEnqueue?: (args: Input, options: RequestOptions) => void | boolean | Promise<void | boolean>;
   /**
    * After the job's row was inserted (or found a duplicate): inside the caller's transaction when the
    * enqueue is given `db`; without one, after the pool's insert committed (a hook that throws then
@@ -130,6 +145,8 @@ export interface JobDefinition<Input, Output = Input> {
   readonly queueFromArgs: boolean;
   readonly queueFor: (args: Input) => string;
   readonly priorityFor: (args: Input) => number;
+  /** The definition's `unique.key`, when it has one. */
+  readonly uniqueKeyFor: ((args: Input) => string) | undefined;
   readonly maxAttempts: number;
   readonly timeoutMs: number | undefined;
   readonly backoff: Backoff;
@@ -158,7 +175,7 @@ export interface JobDefinition<Input, Output = Input> {
    */
   readonly performNow: (args: Input) => Promise<void>;
   /** Pairs arguments and options for a bulk {@link Skiplock.performAllLater}. */
-  readonly with: (args: Input, options?: Omit<EnqueueOptions, 'db'>) => JobRequest<Input>;
+  readonly with: (args: Input, options?: RequestOptions) => JobRequest<Input>;
 }
 
 /** A definition enqueued with `Input`, whatever its handler receives. */
@@ -225,6 +242,9 @@ export function defineJob(options: JobOptions<object, object>): JobDefinition<ob
   const queueFromArgs = typeof options.queue === 'function';
   const queue = queueFromArgs ? 'default' : ((options.queue as string | undefined) ?? 'default');
   if (!isValidQueueName(queue)) throw new EnqueueError(name, queueNameProblem(queue));
+  if (options.unique !== undefined && typeof options.unique?.key !== 'function') {
+    throw new ConfigError(`defineJob "${name}": unique.key must be a function of the arguments`);
+  }
   const version = options.version ?? 1;
   if (!Number.isInteger(version) || version < 1) {
     throw new ConfigError(`defineJob "${name}": version must be a positive integer, got ${options.version}`);
@@ -240,6 +260,7 @@ export function defineJob(options: JobOptions<object, object>): JobDefinition<ob
     queueFromArgs,
     queueFor: perArgs(options.queue, 'default'),
     priorityFor: perArgs(options.priority, 0),
+    uniqueKeyFor: options.unique?.key,
     maxAttempts: options.maxAttempts ?? 25,
     timeoutMs: options.timeout === undefined ? undefined : toTimerMs(options.timeout, `job "${name}" timeout`),
     backoff: options.backoff ?? 'polynomial',

@@ -223,7 +223,7 @@ function toInputRow(request: JobRequest, config: EnqueueConfig, seen: Seen): Inp
       `runAt must be no earlier than 4713 BC (Postgres's range), got ${options.runAt.toISOString()}`,
     );
   }
-  const uniqueKey = options.uniqueKey ?? null;
+  const uniqueKey = options.uniqueKey ?? job.uniqueKeyFor?.(request.args) ?? null;
   if (uniqueKey !== null && (typeof uniqueKey !== 'string' || uniqueKey.length === 0)) {
     throw new EnqueueError(name, 'uniqueKey must be a non-empty string');
   }

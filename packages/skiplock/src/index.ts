@@ -18,6 +18,7 @@ export {
   type JobRequest,
   type JobWithInput,
   type PerArgs,
+  type RequestOptions,
 } from './definition.js';
 export type { JobDatabase, Register } from './context.js';
 export type { ErrorClass, RetryRule } from './error-policy.js';

@@ -266,6 +266,33 @@ describe('unique keys', () => {
     expect(await jobRows(`unique_key LIKE 'welcome:%'`)).toHaveLength(2);
   });
 
+  it("a definition's unique.key computes the key from the arguments; an enqueue's uniqueKey overrides it", async () => {
+    const sync = defineJob<{ account: string; full?: boolean }>({
+      name: 'unique.sync',
+      unique: { key: ({ account }) => `sync:${account}` },
+      perform() {},
+    });
+    const first = await sync.performLater({ account: 'a1' });
+    const batch = await t.skiplock.performAllLater(undefined, [
+      sync.with({ account: 'a1', full: true }),
+      sync.with({ account: 'a2' }),
+      sync.with({ account: 'a1' }, { uniqueKey: 'sync:a1:again' }),
+    ]);
+    expect(batch.map((r) => r.status)).toEqual(['duplicate', 'enqueued', 'enqueued']);
+    expect(batch[0]?.id).toBe(first.id);
+    const rows = await jobRows(`name = 'unique.sync'`);
+    expect(rows.map((row) => row.unique_key)).toEqual(['sync:a1', 'sync:a2', 'sync:a1:again']);
+    // A key function must be given as one; what it returns is checked as any uniqueKey.
+    expect(() =>
+      defineJob({ name: 'unique.bad', unique: { key: 'x' } as unknown as { key: () => string }, perform() {} }),
+    ).toThrow(/unique.key must be a function/);
+    const empty = defineJob<{ a: string }>({ name: 'unique.empty', unique: { key: () => '' }, perform() {} });
+    await expect(empty.performLater({ a: 'x' })).rejects.toMatchObject({
+      code: 'ENQUEUE',
+      message: expect.stringMatching(/uniqueKey must be a non-empty string/),
+    });
+  });
+
   it('a finished job frees its key', async () => {
     const first = await welcome.performLater({ userId: 'u3' }, { uniqueKey: 'welcome:u3' });
     await t.pool.query(`UPDATE "${t.schema}".jobs SET state = 'completed', finished_at = now() WHERE id = $1`, [

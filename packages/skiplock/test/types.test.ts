@@ -48,6 +48,24 @@ describe('types flow from the definition to enqueue and perform', () => {
     void (() => job.performLater({ a: 'x' }, { wait: 1000, runAt: new Date() }));
     // @ts-expect-error not a duration
     void (() => job.performLater({ a: 'x' }, { wait: '10 minutes' }));
+    // A request for performAllLater too.
+    void job.with({ a: 'x' }, { wait: '10m' });
+    // @ts-expect-error wait and runAt exclude each other
+    void job.with({ a: 'x' }, { wait: 1000, runAt: new Date() });
+  });
+
+  it("types unique.key's argument as the job's input", () => {
+    void defineJob<{ userId: string }>({
+      name: 'types.unique',
+      unique: { key: (a) => `user:${a.userId}` },
+      perform() {},
+    });
+    void defineJob<{ userId: string }>({
+      name: 'types.unique-bad',
+      // @ts-expect-error the arguments have no accountId
+      unique: { key: (a) => `user:${a.accountId}` },
+      perform() {},
+    });
   });
 
   it('narrows enqueue results on status', () => {
