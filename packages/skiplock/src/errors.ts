@@ -11,6 +11,7 @@ export type SkiplockErrorCode =
   | 'SCHEMA_VERSION'
   | 'JOB_TIMEOUT'
   | 'JOB_CANCELLED'
+  | 'JOB_LEASE_LOST'
   | 'DISCARD_JOB'
   | 'RETRY_JOB'
   | 'SNOOZE_JOB'
@@ -83,6 +84,17 @@ export class JobTimeoutError extends SkiplockError {
 export class JobCancelledError extends SkiplockError {
   constructor(jobName: string) {
     super('JOB_CANCELLED', `job "${jobName}" was cancelled`);
+  }
+}
+
+/**
+ * The job was taken back from the worker running it (its lease expired while the worker stalled and
+ * another rescued it, or an operator changed its row): `ctx.signal` is aborted with it, so that the
+ * handler stops rather than run beside the job's next attempt.
+ */
+export class JobLeaseLostError extends SkiplockError {
+  constructor(jobName: string) {
+    super('JOB_LEASE_LOST', `job "${jobName}" lost its lease: it was taken back while it ran`);
   }
 }
 

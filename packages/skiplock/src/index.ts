@@ -46,6 +46,7 @@ export {
   EnqueueError,
   InvalidArgumentError,
   JobCancelledError,
+  JobLeaseLostError,
   JobNotFoundError,
   JobPayloadError,
   JobStateError,

@@ -952,6 +952,30 @@ describe('leases', () => {
     await finished(b.id);
   });
 
+  it('a job taken back while it runs (another worker holds it now) has its signal aborted at the next heartbeat; its outcome is not written', async () => {
+    let reason: unknown;
+    const long = defineJob({
+      name: 'taken-back',
+      queue: 'taken-back',
+      perform: (_args, ctx) =>
+        new Promise<void>((resolve) => {
+          ctx.signal.addEventListener('abort', () => {
+            reason = ctx.signal.reason;
+            resolve();
+          });
+        }),
+    });
+    await startWorker({ jobs: [long], lease: '300ms' });
+    const { id } = await t.skiplock.enqueue(long, {});
+    await finished(id, 'running');
+    // As if this worker had stalled past its lease and another had rescued and claimed the job.
+    await t.pool.query(`UPDATE "${t.schema}".jobs SET locked_by = 'other-worker', attempt = 2 WHERE id = $1`, [id]);
+    await waitFor(async () => reason !== undefined, { what: 'the handler aborted' });
+    expect(reason).toMatchObject({ code: 'JOB_LEASE_LOST', name: 'JobLeaseLostError' });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // past the outcome's flush
+    expect(await job(id)).toMatchObject({ state: 'running', locked_by: 'other-worker', attempt: 2, errors: [] });
+  });
+
   it('registers the worker with its queues and heartbeats, and removes it at stop', async () => {
     const w = await startWorker({ jobs: [defineJob({ name: 'reg', queue: 'reg-q', perform() {} })], lease: '300ms' });
     const row = () => t.pool.query(`SELECT * FROM "${t.schema}".workers WHERE id = $1`, [w.id]).then((r) => r.rows[0]);

@@ -8,21 +8,31 @@
  * writing its outcome, an operator's statement. Waiting would hold back every other lease (and two
  * statements locking shared rows in different orders can deadlock); a locked row cannot be rescued
  * meanwhile (rescue skips locked rows too), and the next beat extends it if it is still held.
- * Returns the held jobs an operator cancelled (in case the worker missed the notification).
+ * The new lease runs from the clock at the update (`clock_timestamp()`), not from the statement's
+ * start: a beat that waited (for the workers row, say) does not write a lease already past.
+ *
+ * Returns the held jobs an operator cancelled (`lost` false: in case the worker missed the
+ * notification) and those it no longer holds (`lost` true): rescued after their lease expired, or
+ * changed by an operator. A row locked by another transaction is read as it was last committed.
  */
 export function heartbeatSql(schema: string): string {
   return `
 WITH beat AS (
   INSERT INTO ${schema}.workers (id, queues, host, pid) VALUES ($1, $4, $5, $6)
   ON CONFLICT (id) DO UPDATE SET last_heartbeat_at = now()
+), extended AS (
+  UPDATE ${schema}.jobs j
+     SET lease_expires_at = clock_timestamp() + ($3::jsonb ->> j.id::text)::float8 * interval '1 millisecond'
+   WHERE j.id = ANY(ARRAY(
+           SELECT id FROM ${schema}.jobs
+            WHERE id = ANY($2::bigint[]) AND locked_by = $1 AND state = 'running'
+              FOR NO KEY UPDATE SKIP LOCKED))
+  RETURNING j.id, j.cancel_requested_at
 )
-UPDATE ${schema}.jobs j
-   SET lease_expires_at = now() + ($3::jsonb ->> j.id::text)::float8 * interval '1 millisecond'
- WHERE j.id = ANY(ARRAY(
-         SELECT id FROM ${schema}.jobs
-          WHERE id = ANY($2::bigint[]) AND locked_by = $1 AND state = 'running'
-            FOR NO KEY UPDATE SKIP LOCKED))
-RETURNING CASE WHEN j.cancel_requested_at IS NOT NULL THEN j.id::text END AS cancelled`;
+SELECT id::text AS id, false AS lost FROM extended WHERE cancel_requested_at IS NOT NULL
+UNION ALL
+SELECT held.id::text, true FROM unnest($2::bigint[]) AS held(id)
+ WHERE NOT EXISTS (SELECT 1 FROM ${schema}.jobs j WHERE j.id = held.id AND j.locked_by = $1 AND j.state = 'running')`;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { AdminEnvironment } from '../admin/admin.js';
 import type { JobDatabase } from '../context.js';
 import type { PerformMiddleware } from '../middleware.js';
 import type { TransactionRunner } from '../transaction.js';
-import { ConfigError, JobCancelledError } from '../errors.js';
+import { ConfigError, JobCancelledError, JobLeaseLostError } from '../errors.js';
 import { isValidQueueName } from '../identifiers.js';
 import { infraBackoffMs } from '../infra-retry.js';
 import { byClaimOrder, claimSql, type ClaimedRow } from '../sql/claim.js';
@@ -92,7 +92,9 @@ const MIN_POOL_SIZE = 3;
 
 /** A heartbeat's row: a held job an operator asked to cancel. */
 interface HeartbeatRow {
-  cancelled: string | null;
+  id: string;
+  /** No longer held by this worker (else: cancelled by an operator). */
+  lost: boolean;
 }
 
 /** Worker option `name`'s value, `fallback` when unset; a ConfigError unless a positive integer. */
@@ -559,7 +561,25 @@ export class Worker {
     const beat = await (this.#notifier.query<HeartbeatRow>(this.#heartbeatSql, values) ??
       this.#env.pool.query<HeartbeatRow>(this.#heartbeatSql, values));
     // A cancel whose notification was missed (the LISTEN connection was down) arrives here.
-    for (const { cancelled } of beat.rows) if (cancelled !== null) this.#cancel(cancelled);
+    for (const { id, lost } of beat.rows) {
+      if (lost) this.#lost(id);
+      else this.#cancel(id);
+    }
+  }
+
+  /**
+   * Job `id` is no longer held by this worker: if it still runs here (its outcome not yet decided),
+   * it is aborted, so that it does not run on beside its next attempt. Its outcome's write is then a
+   * stale one, ignored.
+   */
+  #lost(id: string): void {
+    const execution = this.#running.get(id);
+    if (!execution || execution.decided) return;
+    this.#logger.warn(
+      { jobId: id, name: execution.row.name },
+      'lease lost: the job was taken back (rescued or changed by an operator) while it ran; aborting it',
+    );
+    execution.interrupt(new JobLeaseLostError(execution.row.name));
   }
 
   /** An operator cancelled job `id`: if this worker runs it, abort it now (it is recorded `cancelled`). */
