@@ -3,9 +3,9 @@ import type { JobContext } from './context.js';
 import type { Database } from './db.js';
 import { toLeaseMs, toTimerMs, type Duration } from './duration.js';
 import { errorPolicy, type ErrorClass, type ErrorPolicy, type RetryRule } from './error-policy.js';
-import { ConfigError, EnqueueError } from './errors.js';
+import { ConfigError, EnqueueError, shownValue } from './errors.js';
 import { isValidQueueName } from './identifiers.js';
-import type { JsonSafe, JsonValue } from './payload.js';
+import { stringProblem, type JsonSafe, type JsonValue } from './payload.js';
 import type { Backoff } from './retry-policy.js';
 import { currentDefaultEnqueuer, missingInstanceError } from './default-instance.js';
 import { toQueryable } from './db.js';
@@ -56,6 +56,9 @@ export interface JobRequest<Input = unknown> {
   readonly args: Input;
   readonly options: RequestOptions;
 }
+
+/** The most attempts a job may be given. */
+export const MAX_ATTEMPTS = 1_000_000;
 
 /** A value, or a function of the job's arguments that computes it at enqueue. */
 export type PerArgs<Input, T> = T | ((args: Input) => T);
@@ -232,6 +235,9 @@ export function defineJob(options: JobOptions<object, object>): JobDefinition<ob
     if (typeof candidate !== 'string' || candidate.length === 0 || candidate.length > 200) {
       throw new ConfigError(`defineJob: ${what} must be a non-empty string of at most 200 characters`);
     }
+    // Postgres would refuse it at every enqueue.
+    const problem = stringProblem(candidate);
+    if (problem !== undefined) throw new ConfigError(`defineJob: ${what} ${problem}`);
   };
   checkName(name, 'name');
   const aliases = options.aliases ?? [];
@@ -244,6 +250,12 @@ export function defineJob(options: JobOptions<object, object>): JobDefinition<ob
   if (!isValidQueueName(queue)) throw new EnqueueError(name, queueNameProblem(queue));
   if (options.unique !== undefined && typeof options.unique?.key !== 'function') {
     throw new ConfigError(`defineJob "${name}": unique.key must be a function of the arguments`);
+  }
+  const maxAttempts = options.maxAttempts ?? 25;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > MAX_ATTEMPTS) {
+    throw new ConfigError(
+      `defineJob "${name}": maxAttempts must be an integer from 1 to ${MAX_ATTEMPTS}, got ${shownValue(maxAttempts)}`,
+    );
   }
   const version = options.version ?? 1;
   if (!Number.isInteger(version) || version < 1) {
@@ -261,7 +273,7 @@ export function defineJob(options: JobOptions<object, object>): JobDefinition<ob
     queueFor: perArgs(options.queue, 'default'),
     priorityFor: perArgs(options.priority, 0),
     uniqueKeyFor: options.unique?.key,
-    maxAttempts: options.maxAttempts ?? 25,
+    maxAttempts,
     timeoutMs: options.timeout === undefined ? undefined : toTimerMs(options.timeout, `job "${name}" timeout`),
     backoff: options.backoff ?? 'polynomial',
     leaseMs: options.lease === undefined ? undefined : toLeaseMs(options.lease, `job "${name}" lease`),
@@ -299,7 +311,7 @@ export function defineJob(options: JobOptions<object, object>): JobDefinition<ob
 
 /** Explains why a queue name is refused. */
 export function queueNameProblem(queue: unknown): string {
-  return `queue name ${JSON.stringify(queue)} is not allowed: use 1-128 letters, digits and _ . : / - (starting with a letter or digit)`;
+  return `queue name ${shownValue(queue)} is not allowed: use 1-128 letters, digits and _ . : / - (starting with a letter or digit)`;
 }
 
 /** True for a job definition from any copy of Skiplock (checked by brand, never `instanceof`). */

@@ -1,8 +1,8 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Queryable } from './db.js';
-import { queueNameProblem, type EnqueueResult, type JobRequest } from './definition.js';
+import { MAX_ATTEMPTS, queueNameProblem, type EnqueueResult, type JobRequest } from './definition.js';
 import { toMs } from './duration.js';
-import { EnqueueError, JobPayloadError } from './errors.js';
+import { EnqueueError, JobPayloadError, shownValue } from './errors.js';
 import { isValidQueueName, jobsChannel, quoteSchema } from './identifiers.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, isPlainObject, serializeJsonObject, stringProblem } from './payload.js';
 import {
@@ -155,7 +155,7 @@ function waitMs(name: string, wait: NonNullable<JobRequest['options']['wait']>):
 
 function checkInteger(name: string, what: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new EnqueueError(name, `${what} must be an integer from ${min} to ${max}, got ${value}`);
+    throw new EnqueueError(name, `${what} must be an integer from ${min} to ${max}, got ${shownValue(value)}`);
   }
 }
 
@@ -210,7 +210,7 @@ function toInputRow(request: JobRequest, config: EnqueueConfig, seen: Seen): Inp
   const priority = options.priority ?? job.priorityFor(request.args);
   checkInteger(name, 'priority', priority, -32768, 32767);
   const maxAttempts = options.maxAttempts ?? job.maxAttempts;
-  checkInteger(name, 'maxAttempts', maxAttempts, 1, 1_000_000);
+  checkInteger(name, 'maxAttempts', maxAttempts, 1, MAX_ATTEMPTS);
   if (options.runAt !== undefined && options.wait !== undefined) {
     throw new EnqueueError(name, 'give either runAt or wait, not both');
   }

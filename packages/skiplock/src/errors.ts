@@ -19,6 +19,21 @@ export type SkiplockErrorCode =
   | 'JOB_NOT_FOUND'
   | 'JOB_STATE';
 
+/**
+ * A value as an error message shows it: as JSON where JSON can show it (`"a"`, `null`, `[1]`), else
+ * by its kind (`5n`, `Symbol(x)`, `undefined`, a function). Never throws.
+ */
+export function shownValue(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol') return value.toString();
+  if (typeof value === 'function') return 'a function';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 /** Base class of every error Skiplock throws on purpose. */
 export class SkiplockError extends Error {
   /** A stable, machine-readable code. */

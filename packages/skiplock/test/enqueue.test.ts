@@ -495,6 +495,21 @@ describe('bad input is refused with a typed error and nothing is stored', () => 
     });
     const nowhere = defineJob({ name: 'bad.nowhere', queue: () => null as unknown as string, perform() {} });
     await expect(nowhere.performLater({})).rejects.toMatchObject({ code: 'ENQUEUE', message: /queue name null/ });
+    // Values JSON cannot show are named by their kind, not a TypeError of the message's own.
+    const big = defineJob({ name: 'bad.big-queue', queue: () => 10n as unknown as string, perform() {} });
+    await expect(big.performLater({})).rejects.toMatchObject({ code: 'ENQUEUE', message: /queue name 10n/ });
+    await expect(welcome.performLater({ userId: 'x' }, { priority: 5n as unknown as number })).rejects.toMatchObject({
+      code: 'ENQUEUE',
+      message: /priority must be an integer from -32768 to 32767, got 5n/,
+    });
+    await expect(
+      welcome.performLater({ userId: 'x' }, { priority: Symbol('p') as unknown as number }),
+    ).rejects.toMatchObject({ code: 'ENQUEUE', message: /got Symbol\(p\)/ });
+    // What every enqueue would refuse is refused when the job is defined.
+    expect(() => defineJob({ name: 'bad\u0000name', perform() {} })).toThrow(/name contains a NUL character/);
+    expect(() => defineJob({ name: 'bad.attempts', maxAttempts: 0, perform() {} })).toThrow(
+      /maxAttempts must be an integer from 1 to 1000000, got 0/,
+    );
   });
 
   it("a wait past Postgres's range, a runAt before it and a uniqueKey too long to index are EnqueueErrors naming the job", async () => {
