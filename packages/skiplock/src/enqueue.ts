@@ -378,20 +378,28 @@ async function insertKept(
   return await (onPool ? onPool.insert(rows) : insertRows(db, config, rows, { notify: true, extra: [] }));
 }
 
+/** Runs `fn` in a transaction of the pool's, on the `Queryable` it is given. */
+export type PoolTransaction = <T>(fn: (db: Queryable) => Promise<T>) => Promise<T>;
+
 /**
  * Inserts validated rows on the pool in one statement, telling `waker` around it; see
- * {@link Waker}.
+ * {@link Waker}. A batch of several rows with unique keys may take more statements (see
+ * {@link insertRows}): it runs in `transaction`, so that it is inserted whole or not at all.
  */
 export async function insertAndWake(
   db: Queryable,
   config: EnqueueConfig,
   rows: readonly InputRow[],
   waker: Waker,
+  transaction: PoolTransaction,
 ): Promise<EnqueueResult[]> {
   const ticket = waker.begin();
   let inserted: EnqueueResult[];
   try {
-    inserted = await insertRows(db, config, rows, ticket);
+    const whole = rows.length > 1 && rows.some((row) => row.unique_key !== null);
+    inserted = await (whole
+      ? transaction((tx) => insertRows(tx, config, rows, ticket))
+      : insertRows(db, config, rows, ticket));
   } catch (error) {
     waker.end(ticket, new Set(rows.map((row) => row.queue)), true);
     throw error;

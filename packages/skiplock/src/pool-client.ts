@@ -25,6 +25,21 @@ export async function withClient<T>(
   }
 }
 
+/** Runs `fn` in a transaction on a client of `pool`: committed when it resolves, rolled back when it throws. */
+export function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client) => {
+    await client.query('BEGIN');
+    try {
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
 /**
  * Cancels what `client`'s backend is running, from another connection of `pool`; resolves once the
  * cancel is sent (or could not be: never rejects). The backend's process id is what pg read at

@@ -18,7 +18,7 @@ import { retentionMs, type Retention } from './prune.js';
 import { transactionRunner, type KyselyLike } from './transaction.js';
 import { defaultLogger } from './logger.js';
 import { migrateSchema, type MigrateResult } from './migrate.js';
-import { withClient } from './pool-client.js';
+import { inTransaction, withClient } from './pool-client.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
 import { Telemetry } from './telemetry.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
@@ -154,7 +154,10 @@ export class Skiplock implements Enqueuer {
     this.#waker = new Waker(this.pool, this.#env.jobsChannel, this.logger);
     this.#pooled = toQueryable(this.pool);
     this.#coalescer = new InsertCoalescer(
-      (rows) => insertAndWake(this.#pooled, this.#config, rows, this.#waker),
+      (rows) =>
+        insertAndWake(this.#pooled, this.#config, rows, this.#waker, (fn) =>
+          inTransaction(this.pool, (client) => fn(toQueryable(client))),
+        ),
       COALESCED_IN_FLIGHT,
     );
     this.#middleware = { enqueue: options.middleware?.enqueue ?? [], perform: options.middleware?.perform ?? [] };

@@ -1,4 +1,5 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { pino } from 'pino';
@@ -339,6 +340,85 @@ describe('unique keys', () => {
       await holder.query('ROLLBACK');
       holder.release();
       racer.release();
+    }
+  });
+});
+
+describe('unique keys on the pool', () => {
+  type QueryCallback = (error: Error | null, result?: unknown) => void;
+
+  /**
+   * Routes every statement of `skiplock`'s pool, on whichever of its clients, through `around`
+   * (pg-pool's own query calls its clients with a callback, a transaction with promises).
+   */
+  function interceptClients(skiplock: Skiplock, around: (text: string) => Promise<void>): void {
+    const pool = skiplock.pool;
+    const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+    const patched = new WeakSet<pg.PoolClient>();
+    const patch = (client: pg.PoolClient) => {
+      if (patched.has(client)) return client;
+      patched.add(client);
+      const query = client.query.bind(client) as (config: unknown, values?: unknown) => Promise<unknown>;
+      Object.assign(client, {
+        query: (config: unknown, values?: unknown, callback?: QueryCallback) => {
+          const done = typeof values === 'function' ? (values as QueryCallback) : callback;
+          const text = typeof config === 'string' ? config : ((config as { text?: string }).text ?? '');
+          const result = around(text).then(() => query(config, typeof values === 'function' ? undefined : values));
+          if (!done) return result;
+          result.then(
+            (value) => done(null, value),
+            (error: Error) => done(error),
+          );
+          return undefined;
+        },
+      });
+      return client;
+    };
+    Object.assign(pool, {
+      connect: (callback?: (error: Error | undefined, client?: pg.PoolClient, done?: () => void) => void) => {
+        const connected = connect().then(patch);
+        if (!callback) return connected;
+        connected.then(
+          (client) => callback(undefined, client, () => client.release()),
+          (error: Error) => callback(error),
+        );
+        return undefined;
+      },
+    });
+  }
+
+  it('a batch whose key turned free needs a second insert; when that fails, none of the batch is enqueued', async () => {
+    const own = new Skiplock({ connectionString: t.url, schema: t.schema, default: false });
+    const holder = await t.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      const held = await own.enqueue(welcome, { userId: 'u6' }, { db: holder, uniqueKey: 'welcome:u6' });
+      let keyRead = false;
+      interceptClients(own, async (text) => {
+        if (text.includes('unique_key = ANY')) {
+          // The holder committed during the insert and finishes before its key is read: the key is free.
+          await t.pool.query(`UPDATE "${t.schema}".jobs SET state = 'completed', finished_at = now() WHERE id = $1`, [
+            held.id,
+          ]);
+          keyRead = true;
+        } else if (keyRead && text.includes('INSERT INTO')) {
+          keyRead = false;
+          throw new Error('connection lost (test)');
+        }
+      });
+      const racing = own.performAllLater(undefined, [
+        welcome.with({ userId: 'u6-free' }),
+        welcome.with({ userId: 'u6', tags: ['second'] }, { uniqueKey: 'welcome:u6' }),
+      ]);
+      racing.catch(() => undefined);
+      await waitFor(async () => (await lockWaiters(t.pool, `"${t.schema}".jobs`)) > 0);
+      await holder.query('COMMIT');
+      await expect(racing).rejects.toThrow('connection lost (test)');
+      expect(await jobRows(`args->>'userId' = 'u6-free'`)).toEqual([]);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+      await own.close();
     }
   });
 });

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { AnyJobDefinition } from '../definition.js';
-import { withClient } from '../pool-client.js';
+import { inTransaction } from '../pool-client.js';
 import type { ClaimedRow } from '../sql/claim.js';
 import { NOTIFY_QUEUES_SQL, rescueSql, TRY_MAINTENANCE_LOCK_SQL } from '../sql/lease.js';
 import { forgetDeadWorkersSql } from '../sql/workers.js';
@@ -35,22 +35,14 @@ type RescuedRow = Pick<
  * `afterDiscard` run by this worker, after the commit.
  */
 export async function rescue(ctx: RescueContext): Promise<void> {
-  const discarded = await withClient(ctx.env.pool, async (client) => {
-    await client.query('BEGIN');
-    try {
-      const lock = await client.query<{ locked: boolean }>(TRY_MAINTENANCE_LOCK_SQL, [
-        `skiplock.rescue:${ctx.env.schema}`,
-      ]);
-      const rescued = lock.rows[0]?.locked ? await rescueExpired(ctx, client) : [];
-      await client.query('COMMIT');
-      return rescued.filter((row) => row.state === 'discarded');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
+  const rescued = await inTransaction(ctx.env.pool, async (client) => {
+    const lock = await client.query<{ locked: boolean }>(TRY_MAINTENANCE_LOCK_SQL, [
+      `skiplock.rescue:${ctx.env.schema}`,
+    ]);
+    return lock.rows[0]?.locked ? await rescueExpired(ctx, client) : [];
   });
   // Once the discard is committed: a hook never runs for a discard rolled back, nor sees it undone.
-  for (const row of discarded) afterRescueDiscard(ctx, row);
+  for (const row of rescued) if (row.state === 'discarded') afterRescueDiscard(ctx, row);
 }
 
 /**
