@@ -103,7 +103,7 @@ describe('skiplock worker processes', () => {
   ])(
     'SIGTERM while %s ignores its signal in a 30 s query: puts it back uncharged, exits 0 within seconds',
     async (_, job, marker, runsKept) => {
-      const sleepers = `FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30) /* ${marker} */%' AND pid <> pg_backend_pid()`;
+      const sleepers = `FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(30) /* ${marker} */%' AND pid <> pg_backend_pid()`;
       try {
         const p = await worker(['--shutdown-timeout', '300ms']);
         const stuck = await job.performLater({});
@@ -114,6 +114,8 @@ describe('skiplock worker processes', () => {
         p.child.kill('SIGTERM');
         expect(await p.exited).toBe(0);
         expect(Date.now() - signalled).toBeLessThan(10_000);
+        // A transactional job's connection was closed by the stop itself, not left to the exit.
+        expect(p.output().includes('still holds a database connection')).toBe(runsKept === 1);
         const { rows } = await t.pool.query(`SELECT state, attempt, locked_by FROM "${t.schema}".jobs WHERE id = $1`, [
           stuck.id,
         ]);

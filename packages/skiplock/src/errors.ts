@@ -25,6 +25,7 @@ export type SkiplockErrorCode =
  */
 export function shownValue(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number') return String(value);
   if (typeof value === 'symbol') return value.toString();
   if (typeof value === 'function') return 'a function';
   try {

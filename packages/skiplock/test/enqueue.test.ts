@@ -585,6 +585,10 @@ describe('bad input is refused with a typed error and nothing is stored', () => 
     await expect(
       welcome.performLater({ userId: 'x' }, { priority: Symbol('p') as unknown as number }),
     ).rejects.toMatchObject({ code: 'ENQUEUE', message: /got Symbol\(p\)/ });
+    await expect(welcome.performLater({ userId: 'x' }, { maxAttempts: Number.NaN })).rejects.toMatchObject({
+      code: 'ENQUEUE',
+      message: /maxAttempts must be an integer from 1 to 1000000, got NaN/,
+    });
     // What every enqueue would refuse is refused when the job is defined.
     expect(() => defineJob({ name: 'bad\u0000name', perform() {} })).toThrow(/name contains a NUL character/);
     expect(() => defineJob({ name: 'bad.attempts', maxAttempts: 0, perform() {} })).toThrow(

@@ -632,9 +632,16 @@ describe('failures', () => {
     };
     const timed = defineJob({ name: 'stuck-hook.timed', timeout: '300ms', ...stuck });
     const untimed = defineJob({ name: 'stuck-hook.untimed', ...stuck });
+    // Discarded by its timeout: the hook gets the timeout afresh.
+    const hangs = defineJob({
+      name: 'stuck-hook.hangs',
+      timeout: '300ms',
+      ...stuck,
+      perform: () => new Promise<void>(() => undefined),
+    });
     let ran = 0;
     const next = defineJob({ name: 'stuck-hook.next', queue: 'stuck-hook', perform: () => void ran++ });
-    await startWorker({ jobs: [timed, untimed, next], concurrency: 1 });
+    await startWorker({ jobs: [timed, untimed, hangs, next], concurrency: 1 });
     const first = await t.skiplock.enqueue(timed, {});
     await finished(first.id, 'discarded');
     expect(await job(first.id)).toMatchObject({ attempt: 1, locked_by: null });
@@ -647,7 +654,10 @@ describe('failures', () => {
     await waitFor(async () => hookSignals.length === 2, { what: 'the second afterDiscard to start' });
     await t.skiplock.admin.cancelJob(second.id as string);
     await finished(second.id, 'discarded');
-    expect(hookSignals.map((signal) => signal.aborted)).toEqual([true, true]);
+    const third = await t.skiplock.enqueue(hangs, {});
+    await finished(third.id, 'discarded');
+    expect(await job(third.id)).toMatchObject({ errors: [expect.objectContaining({ name: 'JobTimeoutError' })] });
+    expect(hookSignals.map((signal) => signal.aborted)).toEqual([true, true, true]);
   });
 
   it('a payload that fails the schema at perform time is discarded, not retried', async () => {
@@ -965,7 +975,8 @@ describe('leases', () => {
           });
         }),
     });
-    await startWorker({ jobs: [long], lease: '300ms' });
+    // No rescue here: the row must stay as the test leaves it.
+    await startWorker({ jobs: [long], lease: '300ms', rescueInterval: '1h' });
     const { id } = await t.skiplock.enqueue(long, {});
     await finished(id, 'running');
     // As if this worker had stalled past its lease and another had rescued and claimed the job.
@@ -974,6 +985,43 @@ describe('leases', () => {
     expect(reason).toMatchObject({ code: 'JOB_LEASE_LOST', name: 'JobLeaseLostError' });
     await new Promise((resolve) => setTimeout(resolve, 200)); // past the outcome's flush
     expect(await job(id)).toMatchObject({ state: 'running', locked_by: 'other-worker', attempt: 2, errors: [] });
+  });
+
+  it('a job taken back and claimed again by the same worker: the earlier run is aborted as lost, the new one runs on untouched', async () => {
+    const runs: Array<{ attempt: number; signal: AbortSignal }> = [];
+    let finish: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const again = defineJob({
+      name: 'claimed-again',
+      queue: 'claimed-again',
+      perform: (_args, ctx) => {
+        runs.push({ attempt: ctx.attempt, signal: ctx.signal });
+        return new Promise<void>((resolve) => {
+          ctx.signal.addEventListener('abort', () => resolve());
+          void done.then(resolve);
+        });
+      },
+    });
+    await startWorker({ jobs: [again], lease: '300ms', rescueInterval: '1h' });
+    const { id } = await t.skiplock.enqueue(again, {});
+    await waitFor(async () => runs.length === 1, { what: 'the first run' });
+    // As a rescue would after a stall: back to available, then this worker claims it again.
+    await t.pool.query(
+      `UPDATE "${t.schema}".jobs SET state = 'available', locked_by = NULL, lease_expires_at = NULL WHERE id = $1`,
+      [id],
+    );
+    await t.pool.query(`SELECT pg_notify($1, 'claimed-again')`, [`${t.schema}.jobs`]);
+    await waitFor(async () => runs.length === 2, { what: 'the second claim' });
+    expect(runs[0]?.signal.reason).toMatchObject({ code: 'JOB_LEASE_LOST' });
+    // Heartbeats (every 100 ms) hold the new run at its attempt: it is not taken for lost.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(runs.map((run) => [run.attempt, run.signal.aborted])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+    finish();
+    await finished(id);
+    expect(await job(id)).toMatchObject({ attempt: 2, errors: [] });
   });
 
   it('registers the worker with its queues and heartbeats, and removes it at stop', async () => {

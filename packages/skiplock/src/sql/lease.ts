@@ -12,8 +12,9 @@
  * start: a beat that waited (for the workers row, say) does not write a lease already past.
  *
  * Returns the held jobs an operator cancelled (`lost` false: in case the worker missed the
- * notification) and those it no longer holds (`lost` true): rescued after their lease expired, or
- * changed by an operator. A row locked by another transaction is read as it was last committed.
+ * notification) and those it no longer holds at the attempt `$7` maps their id to (`lost` true):
+ * rescued after their lease expired, or changed by an operator. A row locked by another
+ * transaction is read as it was last committed.
  */
 export function heartbeatSql(schema: string): string {
   return `
@@ -32,7 +33,9 @@ WITH beat AS (
 SELECT id::text AS id, false AS lost FROM extended WHERE cancel_requested_at IS NOT NULL
 UNION ALL
 SELECT held.id::text, true FROM unnest($2::bigint[]) AS held(id)
- WHERE NOT EXISTS (SELECT 1 FROM ${schema}.jobs j WHERE j.id = held.id AND j.locked_by = $1 AND j.state = 'running')`;
+ WHERE NOT EXISTS (SELECT 1 FROM ${schema}.jobs j
+                    WHERE j.id = held.id AND j.locked_by = $1 AND j.state = 'running'
+                      AND j.attempt = ($7::jsonb ->> held.id::text)::int)`;
 }
 
 /**

@@ -66,7 +66,7 @@ export class Completer {
    * kept alive: a write that takes longer than a lease would otherwise see the job rescued and run
    * again).
    */
-  pendingJobs(): { id: string; name: string }[] {
+  pendingJobs(): { id: string; name: string; attempt: number }[] {
     return [...this.#writing, ...this.#buffer];
   }
 

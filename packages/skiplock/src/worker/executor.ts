@@ -29,10 +29,11 @@ export interface Execution {
   /** The outcome once decided, possibly before it settles (while `afterDiscard` runs). */
   readonly decided: Outcome | undefined;
   /**
-   * Gives the attempt up (a stop past its timeout): aborts the handler's signal and, unless an
-   * outcome was decided already, ends a transactional job's transaction (rolled back, its connection
-   * closed) and settles the outcome as released, whatever the handler does next. The caller puts
-   * the job back (or writes what was decided).
+   * Gives the attempt up (a stop past its timeout, a lost lease): aborts the handler's signal and,
+   * unless an outcome was decided already, ends a transactional job's transaction (rolled back, its
+   * connection closed) and settles the outcome as released at once, whatever the handler does next.
+   * The listener hears of it: a caller that writes something else (what was decided, or nothing)
+   * stops listening first.
    */
   readonly abandon: (reason: Error) => void;
   /**
@@ -283,8 +284,6 @@ class Attempt implements Execution {
   #args: unknown;
   /** A transactional job's interrupt: ends the transaction's wait for its handler (it rolls back). */
   #interruptTransaction: ((error: Error) => void) | undefined;
-  /** Given up by {@link abandon}: a failure that follows is the abandoning, not the handler's. */
-  #abandoned = false;
 
   constructor(definition: AnyJobDefinition, row: ClaimedRow, context: ExecutorContext) {
     this.row = row;
@@ -316,8 +315,8 @@ class Attempt implements Execution {
   abandon(reason: Error): void {
     this.#parts.abort(reason);
     if (this.#decision) return;
-    this.#abandoned = true;
     this.#interruptTransaction?.(reason);
+    this.#end(RELEASED);
   }
 
   /**
@@ -326,18 +325,28 @@ class Attempt implements Execution {
    * waited for any longer.
    */
   interrupt(error: Error): void {
+    if (this.#outcome) return;
+    if (this.#decision) {
+      this.#parts.abort(error);
+      this.#end(this.#decision);
+      return;
+    }
     if (this.#parts.aborted) return;
     this.#parts.abort(error);
-    if (this.#decision) this.#end(this.#decision);
-    else if (this.#interruptTransaction) this.#interruptTransaction(error);
+    if (this.#interruptTransaction) this.#interruptTransaction(error);
     else void this.#failed(error);
   }
 
-  #start(): void {
+  /** (Re)starts the attempt's timeout, when it has one. */
+  #armTimeout(): void {
     const timeoutMs = this.#definition.timeoutMs ?? this.#context.defaultTimeoutMs;
-    if (timeoutMs !== undefined) {
-      this.#timer = setTimeout(() => this.interrupt(new JobTimeoutError(this.row.name, timeoutMs)), timeoutMs);
-    }
+    if (timeoutMs === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.interrupt(new JobTimeoutError(this.row.name, timeoutMs)), timeoutMs);
+  }
+
+  #start(): void {
+    this.#armTimeout();
     let running: Promise<void> | void;
     try {
       running = this.#perform();
@@ -393,17 +402,17 @@ class Attempt implements Execution {
 
   async #failed(thrown: unknown): Promise<void> {
     if (this.#decision) return;
-    if (this.#abandoned) {
-      this.#end(RELEASED);
-      return;
-    }
     const { attempt, max_attempts: maxAttempts } = this.row;
     const run = { attempt, maxAttempts, worker: this.#context.workerId };
     const outcome = decideFailure(thrown, this.#definition, run, this.#parts.logger);
     this.#decision = outcome;
     const [level, message] = FAILURE_LOG[outcome.state];
     logThrown(this.#parts.logger, level, thrown, { outcome: outcome.state }, message);
-    if (outcome.state === 'discarded') await runAfterDiscard(this.#definition, this.#args, thrown, this.#ctx);
+    if (outcome.state === 'discarded') {
+      // The hook gets the attempt's timeout afresh (the attempt's may be what ran out).
+      this.#armTimeout();
+      await runAfterDiscard(this.#definition, this.#args, thrown, this.#ctx);
+    }
     this.#end(outcome);
   }
 

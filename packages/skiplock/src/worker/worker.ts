@@ -364,7 +364,10 @@ export class Worker {
       const outcomes = Promise.all([...this.#running.values()].map((execution) => execution.outcome));
       await settlesWithin(outcomes, Math.max(0, deadline - performance.now()));
     }
-    for (const [id, execution] of this.#running) {
+    // Out of #running first: what is abandoned here is written below, not by #finished.
+    const running = [...this.#running];
+    this.#running.clear();
+    for (const [id, execution] of running) {
       const { decided } = execution;
       execution.abandon(new Error('worker is shutting down'));
       if (decided) {
@@ -378,7 +381,6 @@ export class Worker {
       }
       this.#completer.push(id, execution.row.attempt, decided ?? { state: 'available' }, execution.row.name);
     }
-    this.#running.clear();
     // Outcomes are retried while the database is away, but a stop does not wait forever: what is
     // still unwritten after another shutdown timeout is left to rescue by lease.
     if (!(await settlesWithin(this.#completer.flush(), Math.max(timeoutMs, 1000)))) {
@@ -512,6 +514,9 @@ export class Worker {
       this.#completer.push(row.id, row.attempt, { state: 'available' }, row.name);
       return;
     }
+    // Taken back from a run still going here and claimed again: that run lost its lease.
+    const earlier = this.#running.get(row.id);
+    if (earlier) this.#lose(earlier);
     const definition = this.#definitions.get(row.name) as AnyJobDefinition;
     const execution = execute(definition, row, this.#executorContext);
     this.#running.set(row.id, execution);
@@ -554,32 +559,41 @@ export class Worker {
   }
 
   async #heartbeat(): Promise<void> {
-    const held = [...Array.from(this.#running.values(), ({ row }) => row), ...this.#completer.pendingJobs()];
+    const running = [...this.#running.values()];
+    const held = [...running.map(({ row }) => row), ...this.#completer.pendingJobs()];
     const [leases, ids] = byId(held, (job) => this.#leaseOf(job.name));
-    const values = [this.id, ids, leases, this.#queues, hostname(), process.pid];
+    const [attempts] = byId(held, (job) => job.attempt);
+    const values = [this.id, ids, leases, this.#queues, hostname(), process.pid, attempts];
     // On the LISTEN connection, which handlers cannot take from the pool; on the pool while it is down.
     const beat = await (this.#notifier.query<HeartbeatRow>(this.#heartbeatSql, values) ??
       this.#env.pool.query<HeartbeatRow>(this.#heartbeatSql, values));
-    // A cancel whose notification was missed (the LISTEN connection was down) arrives here.
     for (const { id, lost } of beat.rows) {
-      if (lost) this.#lost(id);
-      else this.#cancel(id);
+      if (!lost) {
+        // A cancel whose notification was missed (the LISTEN connection was down) arrives here.
+        this.#cancel(id);
+        continue;
+      }
+      const execution = running.find(({ row }) => row.id === id);
+      if (execution) this.#lose(execution);
     }
   }
 
   /**
-   * Job `id` is no longer held by this worker: if it still runs here (its outcome not yet decided),
-   * it is aborted, so that it does not run on beside its next attempt. Its outcome's write is then a
-   * stale one, ignored.
+   * An attempt whose job this worker no longer holds at that attempt (taken back after its lease
+   * expired, changed by an operator): its handler's signal is aborted, so that it does not run on
+   * beside the job's next attempt, and nothing is written for it. Left alone once its outcome was
+   * decided, or when it is no longer the one running here.
    */
-  #lost(id: string): void {
-    const execution = this.#running.get(id);
-    if (!execution || execution.decided) return;
+  #lose(execution: Execution): void {
+    const { row } = execution;
+    if (this.#running.get(row.id) !== execution || execution.decided) return;
+    this.#running.delete(row.id);
     this.#logger.warn(
-      { jobId: id, name: execution.row.name },
+      { jobId: row.id, name: row.name, attempt: row.attempt },
       'lease lost: the job was taken back (rescued or changed by an operator) while it ran; aborting it',
     );
-    execution.interrupt(new JobLeaseLostError(execution.row.name));
+    execution.abandon(new JobLeaseLostError(row.name));
+    if (this.#fullClaims > 0) this.#slotFreed();
   }
 
   /** An operator cancelled job `id`: if this worker runs it, abort it now (it is recorded `cancelled`). */
