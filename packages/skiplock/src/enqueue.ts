@@ -393,10 +393,12 @@ export async function insertAndWake(
   waker: Waker,
   transaction: PoolTransaction,
 ): Promise<EnqueueResult[]> {
-  const ticket = waker.begin();
+  const unique = rows.some((row) => row.unique_key !== null);
+  // A unique key's holder may hold the insert up: it carries no other enqueue's wake-up.
+  const ticket = waker.begin(unique);
   let inserted: EnqueueResult[];
   try {
-    const whole = rows.length > 1 && rows.some((row) => row.unique_key !== null);
+    const whole = rows.length > 1 && unique;
     inserted = await (whole
       ? transaction((tx) => insertRows(tx, config, rows, ticket))
       : insertRows(db, config, rows, ticket));

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { infraBackoffMs } from './infra-retry.js';
 import { NOTIFY_QUEUES_SQL } from './sql/lease.js';
 import { namedStatement } from './sql/statement.js';
 
@@ -19,6 +20,8 @@ const CARRY_WAIT_MS = 2;
 const RIDER_WAIT_MS = 20;
 /** After a notification, how long no enqueue notifies (their queues are carried after it). */
 const QUIET_MS = 2;
+/** Failed wake-up sends tried again (with backoff) before the queues are left to the workers' polls. */
+const MAX_SEND_FAILURES = 5;
 
 /**
  * Wakes the workers for enqueues on Skiplock's own pool. A NOTIFY takes a database-wide lock at
@@ -46,6 +49,8 @@ export class Waker {
   #quietUntil = 0;
   #timer: NodeJS.Timeout | undefined;
   #sending: Promise<void> | undefined;
+  /** Sends in a row that failed: the next waits longer; past the last, the queues are left to polling. */
+  #failures = 0;
 
   constructor(pool: pg.Pool, channel: string, logger: Logger) {
     this.#pool = pool;
@@ -53,10 +58,15 @@ export class Waker {
     this.#logger = logger;
   }
 
-  /** An enqueue on the pool is about to send its statement. Pair with {@link end}. */
-  begin(): WakeTicket {
+  /**
+   * An enqueue on the pool is about to send its statement. Pair with {@link end}. A statement that
+   * may wait (`mayWait`: a unique key another transaction holds blocks it until that one ends,
+   * maybe for long) notifies for its own jobs but carries no one else's: theirs go out on time.
+   */
+  begin(mayWait = false): WakeTicket {
     if (this.#notifying || performance.now() < this.#quietUntil) return { notify: false, extra: [] };
     this.#notifying = true;
+    if (mayWait) return { notify: true, extra: [] };
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const extra = [...this.#pending];
@@ -128,7 +138,17 @@ export class Waker {
     try {
       await this.#pool.query({ ...NOTIFY_QUEUES, values: [this.#channel, queues] });
       this.#quietUntil = performance.now() + QUIET_MS;
+      this.#failures = 0;
     } catch (error) {
+      this.#failures += 1;
+      if (this.#failures <= MAX_SEND_FAILURES) {
+        // Owed still: sent again after a pause (a dropped connection, a restart).
+        for (const queue of queues) this.#pending.add(queue);
+        this.#logger.warn({ err: error, queues }, 'could not notify the workers; trying again');
+        this.#arm(infraBackoffMs(this.#failures));
+        return;
+      }
+      this.#failures = 0;
       // Workers still poll: the jobs run, a poll interval later.
       this.#logger.warn({ err: error, queues }, 'could not notify the workers; they will find the jobs by polling');
     } finally {

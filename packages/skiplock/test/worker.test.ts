@@ -325,7 +325,7 @@ describe('wake-ups after commit', () => {
     }
   });
 
-  it('an enqueue that turns out a duplicate still carries the wake-up owed for jobs committed before it', async () => {
+  it('an enqueue with a unique key (here a duplicate) carries no owed wake-up: the owed one still goes out', async () => {
     const dedupe = defineJob<{ n?: number }>({ name: 'dedupe', queue: 'dedupe', perform() {} });
     let now = performance.now();
     const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
@@ -336,12 +336,63 @@ describe('wake-ups after commit', () => {
         await dedupe.performLater({ n: 1 }); // notifies
         await dedupe.performLater({ n: 2 }); // in the quiet time: its wake-up is owed
         now += 10; // past the quiet time, before the owed wake-up's own NOTIFY (2 ms of real time)
-        const duplicate = await dedupe.performLater({}, { uniqueKey: 'held' }); // carries it, inserting nothing
+        const duplicate = await dedupe.performLater({}, { uniqueKey: 'held' }); // inserts nothing, carries nothing
         expect(duplicate.status).toBe('duplicate');
       }, 3);
       expect(payloads).toEqual(['dedupe', 'dedupe', 'dedupe']);
     } finally {
       clock.mockRestore();
+    }
+  });
+
+  it('an owed wake-up is not held by a unique-key enqueue that waits for the holder of its key', async () => {
+    const woken = defineJob({ name: 'owed', queue: 'owed', perform() {} });
+    const other = defineJob({ name: 'owed-other', queue: 'owed-other', perform() {} });
+    await startWorker({ jobs: [woken], pollInterval: '1h' });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // past the worker's claims at start
+    const holder = await t.pool.connect();
+    let now = performance.now();
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      await holder.query('BEGIN');
+      await t.skiplock.enqueue(other, {}, { db: holder, uniqueKey: 'owed-key' });
+      await other.performLater({}); // notifies; 2 ms of quiet follow
+      const owed = await woken.performLater({}); // in the quiet time: its wake-up is owed
+      now += 10;
+      const blocked = other.performLater({}, { uniqueKey: 'owed-key' }); // waits for the holder
+      await finished(owed.id);
+      await holder.query('ROLLBACK');
+      await blocked;
+    } finally {
+      clock.mockRestore();
+      holder.release();
+    }
+  });
+
+  it('an owed wake-up whose NOTIFY fails is sent again, not left to the poll', async () => {
+    const flaky = new Skiplock({ connectionString: t.url, schema: t.schema, logger: silent, default: false });
+    let failed = 0;
+    interceptPool(flaky, (text, run) => {
+      if (text.includes('pg_notify($1, queue)') && failed === 0) {
+        failed++;
+        return Promise.reject(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+      }
+      return run();
+    });
+    const woken = defineJob({ name: 'renotified', queue: 'renotified', perform() {} });
+    const other = defineJob({ name: 'renotified-other', queue: 'renotified-other', perform() {} });
+    await startWorker({ jobs: [woken], pollInterval: '1h' });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // past the worker's claims at start
+    const now = performance.now();
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now); // the quiet time never ends
+    try {
+      await flaky.enqueue(other, {}); // notifies; 2 ms of quiet follow
+      const owed = await flaky.enqueue(woken, {}); // in the quiet time: sent by the waker, which fails once
+      await finished(owed.id);
+      expect(failed).toBe(1);
+    } finally {
+      clock.mockRestore();
+      await flaky.close();
     }
   });
 
