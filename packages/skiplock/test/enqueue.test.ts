@@ -462,6 +462,20 @@ describe('the SQL enqueue function', () => {
       t.pool.query(`SELECT "${t.schema}".enqueue('x', queue => 'a''; DROP TABLE jobs; --')`),
     ).rejects.toThrow(/check constraint/);
   });
+
+  it('refuses a job due at -infinity, which no claim could order (+infinity parks a job)', async () => {
+    await expect(t.pool.query(`SELECT "${t.schema}".enqueue('x', run_at => '-infinity')`)).rejects.toMatchObject({
+      code: '23514',
+      constraint: 'jobs_run_at_check',
+    });
+    await expect(
+      t.pool.query(`INSERT INTO "${t.schema}".jobs (name, run_at) VALUES ('x', '-infinity')`),
+    ).rejects.toMatchObject({ code: '23514' });
+    const { rows } = await t.pool.query<{ id: string }>(
+      `SELECT "${t.schema}".enqueue('parked', run_at => 'infinity') AS id`,
+    );
+    expect(await jobRows('id = $1', [rows[0]?.id])).toEqual([expect.objectContaining({ state: 'scheduled' })]);
+  });
 });
 
 describe('bad input is refused with a typed error and nothing is stored', () => {
