@@ -3,14 +3,22 @@ import { ConfigError } from './errors.js';
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,49}$/;
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$/;
 
+/** Postgres's own schemas (and the `pg_` prefix it reserves for them). */
+const SYSTEM_SCHEMA = /^(pg_|information_schema$)/;
+
 /**
  * Checks a schema name (lower-case letters, digits and `_`, at most 50 characters, not starting with
- * a digit) and returns it double-quoted for SQL.
+ * a digit, not one of Postgres's own) and returns it double-quoted for SQL.
  */
 export function quoteSchema(schema: string): string {
   if (!SCHEMA_NAME.test(schema)) {
     throw new ConfigError(
       `schema name "${schema}" is not allowed: use lower-case letters, digits and _ (at most 50, not starting with a digit)`,
+    );
+  }
+  if (SYSTEM_SCHEMA.test(schema)) {
+    throw new ConfigError(
+      `schema name "${schema}" is not allowed: Postgres keeps pg_* and information_schema for itself`,
     );
   }
   return `"${schema}"`;

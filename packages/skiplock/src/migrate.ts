@@ -26,13 +26,34 @@ export interface MigrateResult {
   applied: string[];
 }
 
-async function appliedMigrations(client: pg.ClientBase, schema: string): Promise<string[]> {
+async function appliedMigrations(client: pg.ClientBase | pg.Pool, schema: string): Promise<string[]> {
   const exists = await client.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [
     `"${schema}".${MIGRATIONS_TABLE}`,
   ]);
   if (!exists.rows[0]?.found) return [];
   const result = await client.query<{ name: string }>(`SELECT name FROM "${schema}".${MIGRATIONS_TABLE}`);
   return result.rows.map((row) => row.name);
+}
+
+/**
+ * Throws a SchemaVersionError when `schema` lacks migrations this code needs (it was not migrated
+ * since the package was upgraded): a worker on it would fail statement after statement, on a
+ * column or type that is not there. A schema newer than the code is let through with a warning, so
+ * that a release can be rolled back without undoing its migrations (they only add).
+ */
+export async function checkSchemaVersion(pool: pg.Pool, schema: string, logger: Logger): Promise<void> {
+  const done = new Set(await appliedMigrations(pool, schema));
+  const known = knownMigrations();
+  const missing = known.filter((name) => !done.has(name));
+  if (missing.length > 0) {
+    throw new SchemaVersionError(
+      `schema "${schema}" lacks migrations this version of skiplock needs (${missing.join(', ')}): ` +
+        'run `skiplock migrate` (or skiplock.migrate()) first',
+    );
+  }
+  if (done.size > known.length) {
+    logger.warn({ schema }, 'the schema has migrations this version of skiplock does not know: the database is newer');
+  }
 }
 
 /**

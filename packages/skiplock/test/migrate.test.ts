@@ -258,8 +258,43 @@ describe('migrate', () => {
     });
   });
 
+  it('a worker refuses to start on a schema that lacks migrations (never migrated, or migrated by an older release)', async () => {
+    const job = defineJob({ name: 'm.version', perform() {} });
+    const never = instance(freshSchema());
+    await expect(never.worker({ jobs: [job], prune: false }).start()).rejects.toMatchObject({
+      code: 'SCHEMA_VERSION',
+      message: expect.stringMatching(/lacks migrations .*0001_jobs.*run `skiplock migrate`/),
+    });
+    const schema = freshSchema();
+    const client = await admin.connect();
+    try {
+      await runMigrations(client, schema, silent, ALL_MIGRATIONS.indexOf('0009_value_domains') + 1);
+    } finally {
+      await client.query('RESET search_path');
+      client.release();
+    }
+    const older = instance(schema);
+    await expect(older.worker({ jobs: [job], prune: false }).start()).rejects.toMatchObject({
+      code: 'SCHEMA_VERSION',
+      message: expect.stringContaining('(0010_run_at_check)'),
+    });
+    await older.migrate();
+    const worker = older.worker({ jobs: [job], prune: false });
+    await worker.start();
+    await worker.stop();
+  });
+
   it('validates the schema name before any SQL', () => {
-    for (const bad of ['Robert"); DROP TABLE jobs; --', 'has space', '1starts_with_digit', 'UPPER', 'x'.repeat(51)]) {
+    for (const bad of [
+      'Robert"); DROP TABLE jobs; --',
+      'has space',
+      '1starts_with_digit',
+      'UPPER',
+      'x'.repeat(51),
+      'pg_jobs',
+      'pg_catalog',
+      'information_schema',
+    ]) {
       expect(
         () => new Skiplock({ connectionString: databaseUrl(), schema: bad, logger: silent, default: false }),
       ).toThrow(expect.objectContaining({ code: 'CONFIG', message: expect.stringContaining('schema name') }));

@@ -9,6 +9,7 @@ import type { JobDatabase } from '../context.js';
 import type { PerformMiddleware } from '../middleware.js';
 import type { TransactionRunner } from '../transaction.js';
 import { ConfigError, JobCancelledError, JobLeaseLostError } from '../errors.js';
+import { checkSchemaVersion } from '../migrate.js';
 import { isValidQueueName } from '../identifiers.js';
 import { infraBackoffMs } from '../infra-retry.js';
 import { byClaimOrder, claimSql, type ClaimedRow } from '../sql/claim.js';
@@ -280,6 +281,7 @@ export class Worker {
         'transactional jobs hold a pool connection each while they run: give the pool concurrency + 3 connections',
       );
     }
+    await checkSchemaVersion(this.#env.pool, this.#env.schema, this.#logger);
     // The first heartbeat registers the worker (it upserts its row).
     await this.#heartbeat();
     // The claim loops start while the LISTEN connection opens (a new backend: some milliseconds).
