@@ -1136,6 +1136,8 @@ describe('configuration', () => {
         ...Array.from({ length: 10 }, (_, i) => two.with({ queue: i % 2 ? 'b' : 'c' })),
       ]);
       await waitFor(async () => ran.length === 20, { what: '20 jobs run' });
+      // Run, then recorded: the last outcomes are written a moment after their handlers return.
+      await waitFor(async () => (await stateCounts(long)).completed === 20, { what: '20 jobs recorded' });
       expect(await stateCounts(long)).toEqual({ completed: 20 });
       expect(ran.sort()).toEqual([...Array(10).fill('a'), ...Array(5).fill('b'), ...Array(5).fill('c')]);
       expect(lines).toEqual([]); // no claim failed
