@@ -58,8 +58,9 @@ Options:
   --poll-interval D      how often to look for due jobs without a notification (default: 1s)
 
 On SIGTERM or SIGINT the worker stops claiming, lets running jobs finish within the shutdown
-timeout, then aborts them and puts them back, and exits 0. A second signal exits at once (the
-jobs are rescued when their lease expires).`;
+timeout, then aborts them (rolling back transactional ones) and puts them back, and exits 0,
+waiting at most 5 s more for a connection a handler still holds. A second signal exits at once
+(the jobs are rescued when their lease expires).`;
 
 export const DEV_HELP = `Usage: skiplock dev [--once] [--port 54329]
 
