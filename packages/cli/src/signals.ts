@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
-import type { Skiplock } from 'skiplock';
 
-/** How long a stopping command waits for its pool's connections after its worker stopped. */
-const CLOSE_TIMEOUT_MS = 5000;
+/**
+ * How long a stopping command waits for its pool after its worker stopped: a handler that ignored
+ * its signal may still hold a connection, which the exit that follows closes.
+ */
+export const CLOSE_POOL_TIMEOUT = '5s';
 
 /** The running command's graceful stop, once it has one (see {@link exitOnSignal}). */
 let stopCommand: ((reason: string) => void) | undefined;
@@ -47,19 +49,4 @@ export function exitOnSignal(logger: Logger, shutdown: (signal: string) => Promi
 export function stopOnClosedOutput(): void {
   if (stopCommand) stopCommand('EPIPE');
   else process.exit(0);
-}
-
-/**
- * Closes `skiplock` after its worker stopped, waiting at most 5 s for the pool: a handler that
- * ignored its signal past the shutdown timeout may still hold a connection in a query of its own
- * (its job is put back already), which ending the pool would wait for. The command exits next,
- * which closes that connection.
- */
-export async function closeWithin(skiplock: Skiplock, logger: Logger): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_TIMEOUT_MS)));
-  const closed = await Promise.race([skiplock.close().then(() => true), timeout]);
-  clearTimeout(timer);
-  if (!closed)
-    logger.warn('a handler still holds a database connection after the shutdown timeout: exiting without it');
 }

@@ -17,10 +17,12 @@ import type { InlineEnvironment } from './perform.js';
 import { retentionMs, type Retention } from './prune.js';
 import { transactionRunner, type KyselyLike } from './transaction.js';
 import { defaultLogger } from './logger.js';
+import { toTimerMs, type Duration } from './duration.js';
 import { migrateSchema, type MigrateResult } from './migrate.js';
 import { inTransaction, withClient } from './pool-client.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
 import { Telemetry } from './telemetry.js';
+import { settlesWithin } from './worker/deadline.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 
 /** The one result of a single-job enqueue. */
@@ -232,14 +234,26 @@ export class Skiplock implements Enqueuer {
 
   /**
    * Stops this instance's workers, lets enqueues on its pool finish and their wake-ups go out, and
-   * closes the pool if Skiplock created it.
+   * closes the pool if Skiplock created it. Ending the pool waits for every connection to be given
+   * back; with `poolTimeout` it waits at most that long (a handler that ignored its signal past a
+   * stop's timeout may still hold one in a query of its own), logs a warning and resolves.
    */
-  async close(): Promise<void> {
+  async close(options: { poolTimeout?: Duration } = {}): Promise<void> {
+    const poolTimeoutMs =
+      options.poolTimeout === undefined ? undefined : toTimerMs(options.poolTimeout, 'close poolTimeout');
     await Promise.all([...this.#workers].map((worker) => worker.stop()));
     await this.#enqueuing.settled();
     await this.#waker.flush();
     if (currentDefaultEnqueuer() === this) setDefaultEnqueuer(undefined);
     this.#closed = true;
-    if (this.#ownsPool) await this.pool.end();
+    if (!this.#ownsPool) return;
+    const ended = this.pool.end();
+    if (poolTimeoutMs === undefined) await ended;
+    else if (!(await settlesWithin(ended, poolTimeoutMs))) {
+      this.logger.warn(
+        { poolTimeoutMs },
+        'a handler still holds a database connection after the shutdown timeout: closing without it',
+      );
+    }
   }
 }

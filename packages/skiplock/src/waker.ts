@@ -33,7 +33,8 @@ const MAX_SEND_FAILURES = 5;
  * (20 ms while a notifying statement is still in flight), one `pg_notify` statement does. An
  * occasional enqueue therefore notifies in its own insert (one round trip, like a NOTIFY trigger),
  * a stream of enqueues about once per 2 ms; no committed job waits for its wake-up more than about
- * 25 ms plus the carrying statement (a bulk insert that carries it commits first).
+ * 25 ms plus the carrying statement (a bulk insert that carries it commits first), unless the
+ * wake-up statement fails: it is sent again after 0.2, 0.4, 0.8, 1.6 and 3.2 s, then left to polls.
  * Enqueues in a caller's transaction do not come here: they notify in that transaction, whose
  * commit is the only moment anyone may be woken.
  */

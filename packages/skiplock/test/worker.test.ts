@@ -931,13 +931,8 @@ describe('leases', () => {
     );
     try {
       await busy.enqueue(hog, {});
-      const { id } = await busy.enqueue(quick, {});
-      await finished(id);
-      expect(runs).toBe(1);
-      expect(await job(id)).toMatchObject({ attempt: 1, errors: [] });
+      await expectRunOnce(busy, worker, quick, () => runs);
     } finally {
-      await worker.stop();
-      await busy.close();
       await pool.end();
     }
   }, 20_000);

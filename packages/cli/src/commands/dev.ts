@@ -4,7 +4,7 @@ import { parseFlags, positiveInteger } from '../args.js';
 import { buildReport, demoJobs, importFile, sendWelcome, syncPartner } from '../demo-jobs.js';
 import { startEmbeddedPostgres, type RunningPostgres } from '../embedded-postgres.js';
 import { cliLogger } from '../logging.js';
-import { closeWithin, exitOnSignal } from '../signals.js';
+import { CLOSE_POOL_TIMEOUT, exitOnSignal } from '../signals.js';
 import { DEV_HELP } from '../usage.js';
 
 /** How many of the demo's own jobs are not finished yet (other jobs in the schema do not count). */
@@ -68,7 +68,7 @@ export async function devCommand(argv: string[]): Promise<void> {
   const shutdown = async () => {
     clearInterval(progress.ticker);
     await worker.stop({ timeout: '10s' });
-    await closeWithin(skiplock, logger);
+    await skiplock.close({ poolTimeout: CLOSE_POOL_TIMEOUT });
     await server?.stop();
   };
   exitOnSignal(logger, shutdown);

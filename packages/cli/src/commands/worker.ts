@@ -2,7 +2,7 @@ import { Skiplock, toTimerMs } from 'skiplock';
 import { databaseUrl, durationFlag, parseFlags, positiveInteger } from '../args.js';
 import { loadJobs } from '../load-jobs.js';
 import { cliLogger } from '../logging.js';
-import { closeWithin, exitOnSignal } from '../signals.js';
+import { CLOSE_POOL_TIMEOUT, exitOnSignal } from '../signals.js';
 import { UsageError, WORKER_HELP } from '../usage.js';
 
 /** `skiplock worker --jobs <module>`: runs the module's job definitions until a signal. */
@@ -50,7 +50,7 @@ export async function workerCommand(argv: string[]): Promise<void> {
   const worker = skiplock.worker({ jobs, queues, concurrency, claimLoops, completionBatchSize, lease, pollInterval });
   exitOnSignal(logger, async () => {
     await worker.stop({ timeout: shutdownMs });
-    await closeWithin(skiplock, logger);
+    await skiplock.close({ poolTimeout: CLOSE_POOL_TIMEOUT });
   });
   await skiplock.migrate();
   await worker.start();
