@@ -32,8 +32,8 @@ export interface Execution {
    * Gives the attempt up (a stop past its timeout, a lost lease): aborts the handler's signal and,
    * unless an outcome was decided already, ends a transactional job's transaction (rolled back, its
    * connection closed) and settles the outcome as released at once, whatever the handler does next.
-   * The listener hears of it: a caller that writes something else (what was decided, or nothing)
-   * stops listening first.
+   * The listener is told of it like any end: a caller that writes something else (what was
+   * decided, or nothing) makes its listener ignore this attempt first.
    */
   readonly abandon: (reason: Error) => void;
   /**

@@ -326,8 +326,9 @@ export class Worker {
   }
 
   /**
-   * Stops claiming at once, lets running jobs finish within `timeout`, then aborts their signal and
-   * puts them back (`available`, attempt not charged). Resolves once every outcome is written, or
+   * Stops claiming at once, lets running jobs finish within `timeout`, then aborts their signal,
+   * rolls back the transactions of transactional ones (their connections closed) and puts them back
+   * (`available`, attempt not charged). Resolves once every outcome is written, or
    * after a second `timeout` spent failing to write them (while the database is away): those jobs
    * are then rescued when their lease expires. A claim still waiting in Postgres (on a lock) shares
    * the first `timeout` with the running jobs; the teardown (LISTEN connection, timers,
